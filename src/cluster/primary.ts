@@ -1,0 +1,99 @@
+// The cluster primary: finds or starts Redis, forks the workers, publishes the
+// status feed once a second, removes the share of any worker that dies, reaps
+// hosts whose lease expired, and drains everything on SIGTERM or SIGINT.
+import type { Config } from '../config/config.js';
+import { workerEnv } from '../config/worker-config.js';
+import type { Logger } from '../logger.js';
+import { createRedisClient, isRedisUp } from '../counter/redis-client.js';
+import { RedisCounterStore } from '../counter/redis-counter-store.js';
+import type { ClusterCount } from '../counter/counter-store.js';
+import { StatusAggregator } from '../status/status-snapshot.js';
+import { ensureRedis } from './redis-launcher.js';
+import { Supervisor } from './supervisor.js';
+import { installShutdown } from './shutdown.js';
+
+const STATUS_MS = 1_000;
+
+export async function runPrimary(config: Config, logger: Logger): Promise<void> {
+  const capacity = config.workers * config.maxConnectionsPerWorker;
+  if (config.expectedConnections > capacity) {
+    logger.warn(
+      { workers: config.workers, maxConnectionsPerWorker: config.maxConnectionsPerWorker, expectedConnections: config.expectedConnections },
+      `${config.workers} workers can hold ${capacity} connections, fewer than EXPECTED_CONNECTIONS; ` +
+        'raise WORKERS or the open-file limit (ulimit -n, LimitNOFILE, nofile in /etc/security/limits.conf)',
+    );
+  }
+
+  const redisHandle = await ensureRedis(config, logger);
+  const resolved: Config = Object.freeze({ ...config, redisUrl: redisHandle.url });
+  const redis = createRedisClient(redisHandle.url, logger);
+  const store = new RedisCounterStore(redis, config);
+  const aggregator = new StatusAggregator(config.hostId);
+
+  // Dead workers whose share could not be removed yet (Redis was down); retried every tick.
+  const deadWorkers = new Set<number>();
+  const removeDead = (): void => {
+    for (const id of deadWorkers) {
+      store.removeWorker(String(id)).then(
+        (removed) => {
+          deadWorkers.delete(id);
+          logger.info({ worker: id, removed }, "removed a dead worker's share of the count");
+        },
+        () => undefined,
+      );
+    }
+  };
+
+  const supervisor = new Supervisor({
+    workers: config.workers,
+    env: workerEnv(resolved),
+    logger,
+    onStats: (stats) => aggregator.update(stats),
+    onWorkerDied: (id) => {
+      aggregator.remove(id);
+      deadWorkers.add(id);
+      removeDead();
+    },
+  });
+
+  const statusTick = setInterval(() => {
+    void (async () => {
+      let count: ClusterCount | null = null;
+      if (isRedisUp(redis)) {
+        removeDead();
+        try {
+          const reaped = await store.reapExpiredHosts();
+          if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
+          count = await store.read();
+        } catch {
+          count = null;
+        }
+      }
+      supervisor.broadcast({ type: 'snapshot', json: JSON.stringify(aggregator.snapshot(count)) });
+    })();
+  }, STATUS_MS);
+
+  installShutdown({
+    logger,
+    timeoutMs: config.drainMs + config.drainGraceMs,
+    drain: async () => {
+      clearInterval(statusTick);
+      await supervisor.drain();
+      await store.removeHost().catch((err: unknown) => logger.warn({ err }, "could not remove this host's count; its lease will expire"));
+      redis.disconnect();
+      await redisHandle.stop();
+    },
+    abort: () => {
+      supervisor.killAll();
+      void redisHandle.stop();
+    },
+  });
+
+  await supervisor.start();
+  logger.info(
+    { port: config.port, host: config.host, workers: config.workers, redis: redisHandle.url, hostId: config.hostId },
+    `million-sse listening on http://${config.host}:${config.port}/`,
+  );
+  // pm2's wait_ready: the app is ready when every worker listens.
+  process.send?.('ready');
+}

@@ -1,0 +1,104 @@
+// Forks the workers, restarts one that dies (with a back-off), and knows when
+// all of them listen. It never touches connections itself: in Node 20 the
+// primary accepts each connection and hands it to a worker round-robin.
+import cluster, { type Worker } from 'node:cluster';
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../logger.js';
+import { isWorkerMessage, type PrimaryMessage, type WorkerStats } from './messages.js';
+
+export interface SupervisorOptions {
+  workers: number;
+  env: Record<string, string>;
+  logger: Logger;
+  onStats(stats: WorkerStats): void;
+  /** A worker died without draining; its share of the count must go. */
+  onWorkerDied(workerId: number): void;
+}
+
+const FIRST_RESTART_DELAY_MS = 100;
+const MAX_RESTART_DELAY_MS = 10_000;
+/** A worker that lived this long before dying is not crash-looping: the back-off starts over. */
+const STABLE_AFTER_MS = 10_000;
+
+export class Supervisor extends EventEmitter {
+  private readonly startedAt = new Map<number, number>();
+  private restartDelay = FIRST_RESTART_DELAY_MS;
+  private stopping = false;
+  private readonly pendingRestarts = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly options: SupervisorOptions) {
+    super();
+  }
+
+  get workers(): Worker[] {
+    return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+  }
+
+  /** Forks every worker; resolves once all of them listen. */
+  start(): Promise<void> {
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    cluster.on('message', (_worker, message: unknown) => {
+      if (isWorkerMessage(message)) this.options.onStats(message.stats);
+    });
+    const listening = new Promise<void>((resolve) => {
+      let count = 0;
+      const onListening = (): void => {
+        if (++count < this.options.workers) return;
+        cluster.off('listening', onListening);
+        resolve();
+      };
+      cluster.on('listening', onListening);
+    });
+    for (let i = 0; i < this.options.workers; i++) this.fork();
+    return listening;
+  }
+
+  broadcast(message: PrimaryMessage): void {
+    for (const worker of this.workers) {
+      if (worker.isConnected()) worker.send(message);
+    }
+  }
+
+  /** Asks every worker to drain; resolves when all have exited. */
+  drain(): Promise<void> {
+    this.stopping = true;
+    for (const timer of this.pendingRestarts) clearTimeout(timer);
+    const alive = this.workers;
+    if (alive.length === 0) return Promise.resolve();
+    const exited = Promise.all(alive.map((worker) => new Promise((resolve) => worker.once('exit', resolve))));
+    this.broadcast({ type: 'drain' });
+    return exited.then(() => undefined);
+  }
+
+  killAll(): void {
+    this.stopping = true;
+    for (const worker of this.workers) worker.process.kill('SIGKILL');
+  }
+
+  private fork(): void {
+    const worker = cluster.fork(this.options.env);
+    this.startedAt.set(worker.id, Date.now());
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const lived = Date.now() - (this.startedAt.get(worker.id) ?? Date.now());
+    this.startedAt.delete(worker.id);
+    // A drained worker exits 0 after reporting its share as 0; any other exit
+    // may leave its share in Redis.
+    if (!(this.stopping && code === 0)) this.options.onWorkerDied(worker.id);
+    this.emit('worker-exit', worker.id);
+    if (this.stopping) return;
+    this.restartDelay = lived >= STABLE_AFTER_MS ? FIRST_RESTART_DELAY_MS : this.restartDelay;
+    const delay = this.restartDelay;
+    this.options.logger.warn(
+      { worker: worker.id, workerPid: worker.process.pid, code, signal, livedMs: lived, restartInMs: delay },
+      signal === null ? `worker exited with code ${code}; restarting` : `worker killed by ${signal}; restarting`,
+    );
+    this.restartDelay = Math.min(this.restartDelay * 2, MAX_RESTART_DELAY_MS);
+    const timer = setTimeout(() => {
+      this.pendingRestarts.delete(timer);
+      if (!this.stopping) this.fork();
+    }, delay);
+    this.pendingRestarts.add(timer);
+  }
+}

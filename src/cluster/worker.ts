@@ -1,0 +1,117 @@
+// One worker: a Fastify server holding its share of the streams, reporting its
+// count to Redis and its figures to the primary once a second.
+import cluster from 'node:cluster';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { workerConfig } from '../config/worker-config.js';
+import { createLogger } from '../logger.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { heartbeatFrame } from '../connections/sse-frames.js';
+import { StatusWatchers } from '../status/status-watchers.js';
+import { buildServer } from '../http/server.js';
+import type { WorkerState } from '../http/worker-state.js';
+import { createRedisClient } from '../counter/redis-client.js';
+import { RedisCounterStore } from '../counter/redis-counter-store.js';
+import { isPrimaryMessage, type WorkerMessage } from './messages.js';
+
+const REPORT_MS = 1_000;
+const FINAL_REPORT_TIMEOUT_MS = 1_000;
+
+export async function runWorker(): Promise<void> {
+  const config = workerConfig();
+  const workerId = cluster.worker?.id ?? 0;
+  const logger = createLogger(config.logLevel, { role: 'worker', worker: workerId });
+
+  const state: WorkerState = {
+    config,
+    registry: new ConnectionRegistry({
+      heartbeatMs: config.heartbeatMs,
+      heartbeat: heartbeatFrame(config.heartbeat),
+      maxConnections: config.maxConnectionsPerWorker,
+      maxUnsentBytes: config.maxUnsentBytes,
+    }),
+    watchers: new StatusWatchers(config.maxUnsentBytes),
+    draining: false,
+    pings: 0,
+  };
+  const { registry, watchers } = state;
+
+  // The primary resolved the Redis URL before forking.
+  const redis = createRedisClient(config.redisUrl!, logger);
+  const store = new RedisCounterStore(redis, config);
+  const field = String(workerId);
+
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+
+  const tick = setInterval(() => {
+    // Absolute and unconditional: this also renews the host's lease and puts
+    // the count back after Redis restarts empty. Failures are retried by the next tick.
+    store.report(field, registry.size).catch(() => undefined);
+    const counters = registry.counters();
+    const memory = process.memoryUsage();
+    const message: WorkerMessage = {
+      type: 'stats',
+      stats: {
+        id: workerId,
+        pid: process.pid,
+        connections: counters.held,
+        opened: counters.opened,
+        closed: counters.closed,
+        dropped: counters.dropped,
+        heartbeats: counters.heartbeats,
+        pings: state.pings,
+        watchers: watchers.size,
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        eventLoopDelayMs: Number.isNaN(loopDelay.mean) ? 0 : loopDelay.mean / 1e6,
+        eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      },
+    };
+    loopDelay.reset();
+    process.send?.(message);
+  }, REPORT_MS);
+  tick.unref();
+
+  const app = await buildServer(state, logger);
+
+  // Whatever way a worker leaves, its sockets go with it: its share is 0.
+  const finish = async (code: number): Promise<never> => {
+    clearInterval(tick);
+    const final = store.report(field, 0);
+    const timeout = new Promise((resolve) => setTimeout(resolve, FINAL_REPORT_TIMEOUT_MS).unref());
+    await Promise.race([final, timeout]).catch(() => undefined);
+    redis.disconnect();
+    process.exit(code);
+  };
+
+  const drain = async (): Promise<void> => {
+    if (state.draining) return;
+    state.draining = true;
+    logger.info({ connections: registry.size, drainMs: config.drainMs }, 'draining');
+    app.server.close();
+    app.server.closeIdleConnections();
+    watchers.endAll();
+    await registry.drain(config.drainMs);
+    await finish(0);
+  };
+
+  process.on('message', (message: unknown) => {
+    if (!isPrimaryMessage(message)) return;
+    if (message.type === 'snapshot') watchers.publish(message.json);
+    else void drain();
+  });
+  // The primary coordinates shutdown; a signal that reaches the worker directly
+  // (Ctrl-C reaches the whole process group) means the same drain.
+  process.on('SIGTERM', () => void drain());
+  process.on('SIGINT', () => void drain());
+  // The IPC channel closes when the primary dies, even by SIGKILL: no orphans.
+  process.on('disconnect', () => {
+    logger.warn('primary is gone; exiting');
+    registry.destroyAll();
+    void finish(1);
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+  registry.start();
+  logger.debug({ port: config.port }, 'worker listening');
+}

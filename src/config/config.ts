@@ -1,0 +1,116 @@
+// The one place that reads process.env for the server. Everything else gets the
+// frozen Config this returns, so a bad value stops start-up here, naming the
+// variable and the value it got, instead of surfacing as odd behaviour later.
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { ConfigError } from '../errors.js';
+import { openFileLimit } from './open-file-limit.js';
+
+export type HeartbeatKind = 'comment' | 'nul';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly workers: number;
+  /** Unset means: use 127.0.0.1:managedRedisPort, starting redis-server there if nothing answers. */
+  readonly redisUrl: string | undefined;
+  readonly managedRedisPort: number;
+  readonly heartbeatMs: number;
+  readonly heartbeat: HeartbeatKind;
+  readonly logLevel: LogLevel;
+  readonly headersTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxConnectionsPerWorker: number;
+  readonly maxUnsentBytes: number;
+  readonly drainMs: number;
+  readonly drainGraceMs: number;
+  readonly retryMs: number;
+  readonly leaseMs: number;
+  readonly countKey: string;
+  readonly hostId: string;
+  /** Connections the operator expects this host to hold; only used to warn about open-file limits. */
+  readonly expectedConnections: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+// File descriptors a worker keeps for itself (IPC channel, Redis, stdio, the
+// listening handle, status watchers) besides the SSE sockets it holds.
+const RESERVED_FDS = 100;
+
+function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
+  const value = Number(raw.trim());
+  if (value < min || value > max) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
+  return value;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(name, raw, `one of ${allowed.join(', ')}`);
+  return raw as T;
+}
+
+function redisUrl(env: Env): string | undefined {
+  const raw = env.REDIS_URL;
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('REDIS_URL', raw, 'a URL such as redis://127.0.0.1:6379');
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new ConfigError('REDIS_URL', raw, 'a redis:// or rediss:// URL');
+  }
+  return raw;
+}
+
+function keyPart(env: Env, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  // Host ids end up inside Redis key names; keep them to characters that need no quoting anywhere.
+  if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(raw)) throw new ConfigError(name, raw, 'letters, digits, _ . : or -, at most 100');
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const heartbeatMs = integer(env, 'HEARTBEAT_MS', 15_000, 10, 3_600_000);
+  const fdLimit = openFileLimit();
+  const workers = integer(env, 'WORKERS', os.availableParallelism(), 1, 1024);
+  const maxConnectionsPerWorker = integer(
+    env,
+    'MAX_CONNECTIONS_PER_WORKER',
+    Math.max(1, fdLimit - RESERVED_FDS),
+    1,
+  );
+  const leaseMs = integer(env, 'LEASE_MS', 5_000, 1_000, 10_000);
+  const drainMs = integer(env, 'DRAIN_MS', 10_000, 0, 600_000);
+  return Object.freeze({
+    port: integer(env, 'PORT', 5252, 0, 65_535),
+    host: env.HOST === undefined || env.HOST === '' ? '0.0.0.0' : env.HOST,
+    workers,
+    redisUrl: redisUrl(env),
+    managedRedisPort: integer(env, 'MANAGED_REDIS_PORT', 6379, 1, 65_535),
+    heartbeatMs,
+    heartbeat: oneOf<HeartbeatKind>(env, 'HEARTBEAT', 'comment', ['comment', 'nul']),
+    logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    headersTimeoutMs: integer(env, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    // 8 KB is what nginx and most proxies allow for a request's headers; an SSE
+    // handshake needs a few hundred bytes.
+    maxHeaderBytes: integer(env, 'MAX_HEADER_BYTES', 8_192, 1_024, 65_536),
+    maxConnectionsPerWorker,
+    maxUnsentBytes: integer(env, 'MAX_UNSENT_BYTES', 16_384, 1, 64 * 1024 * 1024),
+    drainMs,
+    drainGraceMs: integer(env, 'DRAIN_GRACE_MS', 5_000, 100, 600_000),
+    retryMs: integer(env, 'RETRY_MS', 3_000, 0, 3_600_000),
+    leaseMs,
+    countKey: keyPart(env, 'COUNT_KEY', 'connections'),
+    hostId: keyPart(env, 'HOST_ID', `${os.hostname()}-${randomBytes(3).toString('hex')}`),
+    expectedConnections: integer(env, 'EXPECTED_CONNECTIONS', 0, 0),
+  });
+}

@@ -1,0 +1,25 @@
+-- Removes the share of every host whose lease has expired. Any live primary
+-- runs this once a second, so a dead host's connections leave the total within
+-- one lease. The per-host keys are built here from the prefix, so this script
+-- is for a single Redis, not Redis Cluster.
+--
+-- KEYS[1]  the shared total
+-- KEYS[2]  the set of host ids
+-- ARGV[1]  the key prefix; host keys are <prefix>host:<id> and <prefix>lease:<id>
+-- Returns a flat list: host id, connections removed, host id, connections removed, ...
+local reaped = {}
+for _, host in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  if redis.call('EXISTS', ARGV[1] .. 'lease:' .. host) == 0 then
+    local hash = ARGV[1] .. 'host:' .. host
+    local sum = 0
+    for _, value in ipairs(redis.call('HVALS', hash)) do
+      sum = sum + (tonumber(value) or 0)
+    end
+    redis.call('DEL', hash)
+    redis.call('SREM', KEYS[2], host)
+    redis.call('DECRBY', KEYS[1], sum)
+    table.insert(reaped, host)
+    table.insert(reaped, sum)
+  end
+end
+return reaped

@@ -1,0 +1,25 @@
+-- Sets one worker's absolute connection count and moves the shared total by
+-- the difference, in one atomic step. Reporting an absolute value makes the
+-- call idempotent: ioredis re-sends commands that were in flight across a
+-- reconnect, and a replayed report changes nothing.
+--
+-- KEYS[1]  the shared total (a string holding an integer; `GET connections`)
+-- KEYS[2]  this host's hash: worker id -> that worker's count ("dead" once removed)
+-- KEYS[3]  this host's lease key, which expires unless renewed
+-- KEYS[4]  the set of host ids that have a share in the total
+-- ARGV[1]  worker id (the hash field)
+-- ARGV[2]  the worker's current count
+-- ARGV[3]  lease length in milliseconds
+-- ARGV[4]  this host's id
+-- Returns the total after the change.
+local old = redis.call('HGET', KEYS[2], ARGV[1])
+if old == 'dead' then
+  -- The primary already removed this worker (it died); a late report from it
+  -- must not bring its share back.
+  return redis.call('INCRBY', KEYS[1], 0)
+end
+local delta = tonumber(ARGV[2]) - (tonumber(old) or 0)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[4])
+return redis.call('INCRBY', KEYS[1], delta)

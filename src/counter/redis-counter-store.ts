@@ -1,0 +1,73 @@
+// The counter store on Redis. Keys (with the default COUNT_KEY=connections):
+//   connections                    the cluster-wide total, an integer string (`redis-cli GET connections`)
+//   connections:hosts              set of host ids that hold a share of the total
+//   connections:host:<hostId>      hash: worker id -> that worker's count, "dead" once removed
+//   connections:lease:<hostId>     expires LEASE_MS after the host's last report
+// Every change to the total goes through one Lua script that also records whose
+// change it is, so any share can be taken out again exactly. See lua/*.lua.
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+import type { ClusterCount, CounterStore } from './counter-store.js';
+
+// The scripts live beside the sources; this resolves from src/ and from dist/ alike.
+const LUA_DIR = new URL('../../src/counter/lua/', import.meta.url);
+const lua = (name: string): string => readFileSync(new URL(`${name}.lua`, LUA_DIR), 'utf8');
+
+interface CounterCommands {
+  msseReport(total: string, hash: string, lease: string, hosts: string, worker: string, held: number, leaseMs: number, hostId: string): Promise<number>;
+  msseRemoveWorker(total: string, hash: string, worker: string): Promise<number>;
+  msseRemoveHost(total: string, hash: string, lease: string, hosts: string, hostId: string): Promise<number>;
+  msseReap(total: string, hosts: string, prefix: string): Promise<(string | number)[]>;
+}
+
+export interface RedisCounterStoreOptions {
+  countKey: string;
+  hostId: string;
+  leaseMs: number;
+}
+
+export class RedisCounterStore implements CounterStore {
+  private readonly redis: Redis & CounterCommands;
+  private readonly total: string;
+  private readonly prefix: string;
+  private readonly hosts: string;
+  private readonly hash: string;
+  private readonly lease: string;
+
+  constructor(redis: Redis, private readonly options: RedisCounterStoreOptions) {
+    // defineCommand sends EVALSHA and falls back to EVAL on NOSCRIPT, which is
+    // what a restarted, empty Redis answers.
+    redis.defineCommand('msseReport', { numberOfKeys: 4, lua: lua('report') });
+    redis.defineCommand('msseRemoveWorker', { numberOfKeys: 2, lua: lua('remove-worker') });
+    redis.defineCommand('msseRemoveHost', { numberOfKeys: 4, lua: lua('remove-host') });
+    redis.defineCommand('msseReap', { numberOfKeys: 2, lua: lua('reap') });
+    this.redis = redis as Redis & CounterCommands;
+    this.total = options.countKey;
+    this.prefix = `${options.countKey}:`;
+    this.hosts = `${this.prefix}hosts`;
+    this.hash = `${this.prefix}host:${options.hostId}`;
+    this.lease = `${this.prefix}lease:${options.hostId}`;
+  }
+
+  async report(workerId: string, held: number): Promise<void> {
+    await this.redis.msseReport(this.total, this.hash, this.lease, this.hosts, workerId, held, this.options.leaseMs, this.options.hostId);
+  }
+
+  removeWorker(workerId: string): Promise<number> {
+    return this.redis.msseRemoveWorker(this.total, this.hash, workerId);
+  }
+
+  removeHost(): Promise<number> {
+    return this.redis.msseRemoveHost(this.total, this.hash, this.lease, this.hosts, this.options.hostId);
+  }
+
+  async reapExpiredHosts(): Promise<string[]> {
+    const flat = await this.redis.msseReap(this.total, this.hosts, this.prefix);
+    return flat.filter((_, i) => i % 2 === 0).map(String);
+  }
+
+  async read(): Promise<ClusterCount> {
+    const [total, hosts] = await Promise.all([this.redis.get(this.total), this.redis.scard(this.hosts)]);
+    return { connections: Number(total ?? 0), hosts };
+  }
+}

@@ -1,0 +1,39 @@
+// Answers a routed request with an SSE response head and hands the bare socket
+// to its holder (the connection registry or the status watchers); from then on
+// the stream is ours, not Fastify's or Node's.
+import type { Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { DEFAULT_HEAD, responseHead } from '../connections/sse-frames.js';
+import { takeOverSocket } from '../connections/take-over-socket.js';
+
+export interface StreamHolder {
+  add(socket: Socket): void;
+}
+
+// The route handler runs inside the HTTP parser's callback for complete
+// headers; the parser still has its message-complete step to run, which puts
+// it back in the server's connection list. So the take-over waits until the
+// parser is done: for every stream opened in this turn of the event loop, one
+// setImmediate, not one closure per connection.
+let pending: Array<[IncomingMessage, ServerResponse, StreamHolder]> = [];
+
+function takeOverPending(): void {
+  const batch = pending;
+  pending = [];
+  for (const [req, res, holder] of batch) {
+    // The client may have left in between; Node has already cleaned up after it.
+    if (req.socket.destroyed) continue;
+    holder.add(takeOverSocket(req, res));
+  }
+}
+
+export function openStream(request: FastifyRequest, reply: FastifyReply, firstFrame: string, holder: StreamHolder): void {
+  reply.hijack();
+  // Hooks (CORS, say) may have set headers on the reply; they must not be lost.
+  const extra = reply.getHeaders();
+  const head = Object.keys(extra).length === 0 ? DEFAULT_HEAD : responseHead(extra);
+  request.raw.socket.write(head + firstFrame, 'latin1');
+  if (pending.length === 0) setImmediate(takeOverPending);
+  pending.push([request.raw, reply.raw, holder]);
+}

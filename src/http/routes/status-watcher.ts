@@ -1,0 +1,13 @@
+// GET /status_watcher : the status feed, one JSON event a second (see status/status-snapshot.ts).
+import type { FastifyInstance } from 'fastify';
+import { Draining } from '../../errors.js';
+import { openStream } from '../open-stream.js';
+import type { WorkerState } from '../worker-state.js';
+
+export function statusWatcherRoute(app: FastifyInstance, state: WorkerState): void {
+  const { watchers } = state;
+  app.get('/status_watcher', (request, reply) => {
+    if (state.draining) throw new Draining();
+    openStream(request, reply, `: status\nretry: 1000\n\n${watchers.latestFrame ?? ''}`, watchers);
+  });
+}

@@ -1,0 +1,120 @@
+// The status feed's event: built by the primary once a second from its
+// workers' figures and the count in Redis, then sent to every worker to write
+// to its watchers. Rates are per second; totals only grow while a worker lives.
+import os from 'node:os';
+import type { WorkerStats } from '../cluster/messages.js';
+import type { ClusterCount } from '../counter/counter-store.js';
+
+export interface StatusSnapshot {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  /** The cluster-wide count from Redis; null while Redis is unreachable. */
+  connections: number | null;
+  redis: 'up' | 'down';
+  /** Hosts with a share in the count (from Redis; null while it is down). */
+  hosts: number | null;
+  host: {
+    id: string;
+    /** This host's connections, summed from its workers: the count that survives a Redis outage. */
+    connections: number;
+    workers: number;
+    rss: number;
+    cores: number;
+    loadavg: number[];
+    totalmem: number;
+    freemem: number;
+  };
+  workers: number;
+  rates: { connects: number; disconnects: number; pings: number; heartbeats: number; dropped: number };
+  totals: { opened: number; closed: number; dropped: number; pings: number; heartbeats: number };
+  perWorker: Array<{
+    id: number;
+    pid: number;
+    connections: number;
+    rss: number;
+    heapUsed: number;
+    eventLoopDelayMs: number;
+    eventLoopDelayP99Ms: number;
+  }>;
+}
+
+type Totals = StatusSnapshot['totals'];
+const TOTAL_KEYS = ['opened', 'closed', 'dropped', 'pings', 'heartbeats'] as const;
+
+export class StatusAggregator {
+  private readonly latest = new Map<number, WorkerStats>();
+  private readonly previous = new Map<number, Totals>();
+  private lastTs = Date.now();
+
+  constructor(private readonly hostId: string) {}
+
+  update(stats: WorkerStats): void {
+    this.latest.set(stats.id, stats);
+  }
+
+  remove(workerId: number): void {
+    this.latest.delete(workerId);
+    this.previous.delete(workerId);
+  }
+
+  /** This host's connections as its workers last reported them. */
+  hostConnections(): number {
+    let sum = 0;
+    for (const stats of this.latest.values()) sum += stats.connections;
+    return sum;
+  }
+
+  snapshot(count: ClusterCount | null, now = Date.now()): StatusSnapshot {
+    const seconds = Math.max(0.001, (now - this.lastTs) / 1000);
+    this.lastTs = now;
+    const totals: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+    const deltas: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+    let rss = 0;
+    for (const stats of this.latest.values()) {
+      const before = this.previous.get(stats.id);
+      for (const key of TOTAL_KEYS) {
+        totals[key] += stats[key];
+        deltas[key] += Math.max(0, stats[key] - (before?.[key] ?? 0));
+      }
+      this.previous.set(stats.id, { opened: stats.opened, closed: stats.closed, dropped: stats.dropped, pings: stats.pings, heartbeats: stats.heartbeats });
+      rss += stats.rss;
+    }
+    const rate = (n: number): number => Math.round((n / seconds) * 10) / 10;
+    return {
+      ts: now,
+      connections: count?.connections ?? null,
+      redis: count === null ? 'down' : 'up',
+      hosts: count?.hosts ?? null,
+      host: {
+        id: this.hostId,
+        connections: this.hostConnections(),
+        workers: this.latest.size,
+        rss: rss + process.memoryUsage.rss(),
+        cores: os.availableParallelism(),
+        loadavg: os.loadavg(),
+        totalmem: os.totalmem(),
+        freemem: os.freemem(),
+      },
+      workers: this.latest.size,
+      rates: {
+        connects: rate(deltas.opened),
+        disconnects: rate(deltas.closed),
+        pings: rate(deltas.pings),
+        heartbeats: rate(deltas.heartbeats),
+        dropped: rate(deltas.dropped),
+      },
+      totals,
+      perWorker: [...this.latest.values()]
+        .sort((a, b) => a.id - b.id)
+        .map(({ id, pid, connections, rss: workerRss, heapUsed, eventLoopDelayMs, eventLoopDelayP99Ms }) => ({
+          id,
+          pid,
+          connections,
+          rss: workerRss,
+          heapUsed,
+          eventLoopDelayMs,
+          eventLoopDelayP99Ms,
+        })),
+    };
+  }
+}
