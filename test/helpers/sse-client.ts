@@ -1,0 +1,82 @@
+// A raw-socket SSE client: it sees the exact bytes and when each arrived.
+import net from 'node:net';
+import { waitFor } from './wait.js';
+
+export interface RawStream {
+  socket: net.Socket;
+  /** Everything received, headers included, as latin1 text. */
+  text(): string;
+  /** Arrival time (performance.now()) of each chunk and its bytes. */
+  chunks: Array<{ at: number; data: string }>;
+  closed: Promise<void>;
+  isClosed(): boolean;
+  waitForText(match: string | RegExp, timeoutMs?: number): Promise<void>;
+  close(): void;
+}
+
+export function rawRequest(port: number, request: string, options: { localAddress?: string; read?: boolean } = {}): RawStream {
+  const socket = net.connect({ port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+  const chunks: Array<{ at: number; data: string }> = [];
+  let received = '';
+  let closed = false;
+  socket.on('error', () => undefined);
+  if (options.read !== false) {
+    socket.on('data', (data) => {
+      const text = data.toString('latin1');
+      received += text;
+      chunks.push({ at: performance.now(), data: text });
+    });
+  }
+  const closedPromise = new Promise<void>((resolve) =>
+    socket.once('close', () => {
+      closed = true;
+      resolve();
+    }),
+  );
+  socket.write(request);
+  return {
+    socket,
+    chunks,
+    text: () => received,
+    closed: closedPromise,
+    isClosed: () => closed,
+    waitForText: (match, timeoutMs = 5_000) =>
+      waitFor(() => (typeof match === 'string' ? received.includes(match) : match.test(received)), { timeoutMs, what: `response text ${String(match)}` }),
+    close: () => socket.destroy(),
+  };
+}
+
+export function openSse(port: number, path = '/', options: { localAddress?: string; read?: boolean } = {}): RawStream {
+  return rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`, options);
+}
+
+/** The next status_watcher event, parsed. */
+export async function nextStatus(port: number, match: (s: StatusEvent) => boolean = () => true, timeoutMs = 10_000): Promise<StatusEvent> {
+  const stream = openSse(port, '/status_watcher');
+  try {
+    let found: StatusEvent | undefined;
+    await waitFor(
+      () => {
+        const events = stream.text().split('\n\n').filter((block) => block.startsWith('data: ')).map((block) => JSON.parse(block.slice(6)) as StatusEvent);
+        found = events.reverse().find(match);
+        return found !== undefined;
+      },
+      { timeoutMs, what: 'a matching status event' },
+    );
+    return found!;
+  } finally {
+    stream.close();
+  }
+}
+
+export interface StatusEvent {
+  ts: number;
+  connections: number | null;
+  redis: 'up' | 'down';
+  hosts: number | null;
+  workers: number;
+  host: { connections: number };
+  rates: { connects: number; disconnects: number; pings: number; heartbeats: number; dropped: number };
+  totals: { opened: number; closed: number; dropped: number; pings: number; heartbeats: number };
+  perWorker: Array<{ id: number; pid: number; connections: number; rss: number }>;
+}
