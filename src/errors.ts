@@ -6,6 +6,7 @@ import createError from '@fastify/error';
 export const NotFound = createError('MSSE_NOT_FOUND', 'Route %s %s not found', 404);
 export const Full = createError('MSSE_FULL', 'This worker holds its maximum of %d connections', 503);
 export const Draining = createError('MSSE_DRAINING', 'The server is shutting down', 503);
+export const MetricsNotReady = createError('MSSE_METRICS_NOT_READY', 'The first metrics have not arrived from the primary yet', 503);
 
 /** Seconds a client should wait before retrying a 503, sent as Retry-After. */
 export const RETRY_AFTER_SECONDS = 5;

@@ -24,6 +24,8 @@ export type WorkerMessage = { type: 'stats'; stats: WorkerStats };
 export type PrimaryMessage =
   /** The status feed's next event, serialised once by the primary. */
   | { type: 'snapshot'; json: string }
+  /** GET /metrics's body for the whole cluster, rendered once a second by the primary. */
+  | { type: 'metrics'; text: string }
   /** Stop accepting and end the streams over DRAIN_MS. */
   | { type: 'drain' };
 
@@ -33,5 +35,5 @@ export function isWorkerMessage(message: unknown): message is WorkerMessage {
 
 export function isPrimaryMessage(message: unknown): message is PrimaryMessage {
   const type = (message as { type?: unknown } | null)?.type;
-  return type === 'snapshot' || type === 'drain';
+  return type === 'snapshot' || type === 'metrics' || type === 'drain';
 }

@@ -8,6 +8,7 @@ import { createRedisClient, isRedisUp } from '../counter/redis-client.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import type { ClusterCount } from '../counter/counter-store.js';
 import { StatusAggregator } from '../status/status-snapshot.js';
+import { ClusterMetrics } from '../status/metrics.js';
 import { ensureRedis } from './redis-launcher.js';
 import { Supervisor } from './supervisor.js';
 import { installShutdown } from './shutdown.js';
@@ -29,6 +30,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   const redis = createRedisClient(redisHandle.url, logger);
   const store = new RedisCounterStore(redis, config);
   const aggregator = new StatusAggregator(config.hostId);
+  const metrics = new ClusterMetrics();
 
   // Dead workers whose share could not be removed yet (Redis was down); retried every tick.
   const deadWorkers = new Set<number>();
@@ -69,7 +71,11 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
           count = null;
         }
       }
-      supervisor.broadcast({ type: 'snapshot', json: JSON.stringify(aggregator.snapshot(count)) });
+      const snapshot = aggregator.snapshot(count);
+      supervisor.broadcast({ type: 'snapshot', json: JSON.stringify(snapshot) });
+      // Rendered once here rather than on each scrape in each worker.
+      metrics.update(snapshot, aggregator.countedTotals);
+      supervisor.broadcast({ type: 'metrics', text: await metrics.render() });
     })();
   }, STATUS_MS);
 

@@ -98,6 +98,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isPrimaryMessage(message)) return;
     if (message.type === 'snapshot') watchers.publish(message.json);
+    else if (message.type === 'metrics') state.metrics = message.text;
     else void drain();
   });
   // The primary coordinates shutdown; a signal that reaches the worker directly

@@ -7,6 +7,7 @@ import { streamRoute } from './routes/stream.js';
 import { statusWatcherRoute } from './routes/status-watcher.js';
 import { pingRoute } from './routes/ping.js';
 import { statusPageRoute } from './routes/status-page.js';
+import { metricsRoute } from './routes/metrics.js';
 import type { WorkerState } from './worker-state.js';
 
 export async function buildServer(state: WorkerState, logger: Logger): Promise<FastifyInstance> {
@@ -33,6 +34,7 @@ export async function buildServer(state: WorkerState, logger: Logger): Promise<F
   streamRoute(app, state);
   statusWatcherRoute(app, state);
   pingRoute(app, state);
+  metricsRoute(app, state);
   await statusPageRoute(app);
   return app;
 }

@@ -9,4 +9,6 @@ export interface WorkerState {
   readonly watchers: StatusWatchers;
   draining: boolean;
   pings: number;
+  /** The primary's latest Prometheus text, for GET /metrics; absent until the first arrives. */
+  metrics?: string;
 }

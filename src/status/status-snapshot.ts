@@ -38,13 +38,16 @@ export interface StatusSnapshot {
   }>;
 }
 
-type Totals = StatusSnapshot['totals'];
+export type Totals = StatusSnapshot['totals'];
 const TOTAL_KEYS = ['opened', 'closed', 'dropped', 'pings', 'heartbeats'] as const;
 
 export class StatusAggregator {
   private readonly latest = new Map<number, WorkerStats>();
   private readonly previous = new Map<number, Totals>();
   private lastTs = Date.now();
+  // Every increase since this primary started, dead workers' included. The
+  // snapshot's totals fall when a worker dies; Prometheus counters must not.
+  private readonly counted: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
 
   constructor(private readonly hostId: string) {}
 
@@ -55,6 +58,11 @@ export class StatusAggregator {
   remove(workerId: number): void {
     this.latest.delete(workerId);
     this.previous.delete(workerId);
+  }
+
+  /** The counters' values since the primary started: they never go down (see `counted`). */
+  get countedTotals(): Readonly<Totals> {
+    return this.counted;
   }
 
   /** This host's connections as its workers last reported them. */
@@ -74,7 +82,9 @@ export class StatusAggregator {
       const before = this.previous.get(stats.id);
       for (const key of TOTAL_KEYS) {
         totals[key] += stats[key];
-        deltas[key] += Math.max(0, stats[key] - (before?.[key] ?? 0));
+        const delta = Math.max(0, stats[key] - (before?.[key] ?? 0));
+        deltas[key] += delta;
+        this.counted[key] += delta;
       }
       this.previous.set(stats.id, { opened: stats.opened, closed: stats.closed, dropped: stats.dropped, pings: stats.pings, heartbeats: stats.heartbeats });
       rss += stats.rss;

@@ -1,0 +1,83 @@
+// The cluster's Prometheus metrics. The primary owns the one registry and sets
+// it from the same per-second aggregate that feeds /status_watcher, renders the
+// text once a second and sends it to every worker, so GET /metrics on whichever
+// worker the connection lands on answers for the whole cluster. (prom-client's
+// AggregatorRegistry would instead ask every worker over IPC on every scrape.)
+// Names follow https://prometheus.io/docs/practices/naming/ : base units
+// (seconds, bytes) and `_total` on counters.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { StatusSnapshot, Totals } from './status-snapshot.js';
+
+const COUNTERS: ReadonlyArray<[keyof Totals, string, string]> = [
+  ['opened', 'msse_connections_opened_total', 'SSE connections opened since the primary started.'],
+  ['closed', 'msse_connections_closed_total', 'SSE connections closed since the primary started, dropped ones included.'],
+  ['heartbeats', 'msse_heartbeats_total', 'Heartbeats written to SSE connections since the primary started.'],
+  ['dropped', 'msse_dropped_clients_total', 'Slow clients dropped because their unsent bytes passed MAX_UNSENT_BYTES.'],
+  ['pings', 'msse_ping_requests_total', 'GET /ping requests answered since the primary started.'],
+];
+
+export class ClusterMetrics {
+  readonly registry = new Registry();
+  private readonly counters = new Map<keyof Totals, Counter>();
+  // What each counter has been given so far; the next update adds the difference.
+  private readonly given: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+
+  private readonly connections = this.gauge(
+    'msse_connections',
+    "Open SSE connections across the cluster: the shared count in Redis, or this host's own count while Redis is unreachable.",
+  );
+  private readonly hostConnections = this.gauge('msse_host_connections', "This host's open SSE connections, summed from its workers.");
+  private readonly workers = this.gauge('msse_workers', 'Workers reporting to this primary.');
+  private readonly redisUp = this.gauge('msse_redis_up', '1 if the primary reached Redis in the last second, else 0.');
+  private readonly rss = this.gauge('msse_resident_memory_bytes', 'Resident memory of the whole cluster on this host: the primary and every worker.');
+  private readonly workerConnections = this.gauge('msse_worker_connections', 'Open SSE connections held by each worker.', ['worker']);
+  private readonly workerRss = this.gauge('msse_worker_resident_memory_bytes', 'Resident memory of each worker.', ['worker']);
+  private readonly workerHeap = this.gauge('msse_worker_heap_used_bytes', 'V8 heap in use in each worker.', ['worker']);
+  private readonly loopDelay = this.gauge('msse_event_loop_delay_seconds', "Mean event-loop delay of each worker over the last second.", ['worker']);
+  private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second.", ['worker']);
+
+  constructor() {
+    for (const [key, name, help] of COUNTERS) {
+      this.counters.set(key, new Counter({ name, help, registers: [this.registry] }));
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /**
+   * @param totals the aggregator's `countedTotals`: unlike the snapshot's
+   * totals they do not fall when a worker dies and takes its figures with it.
+   */
+  update(snapshot: StatusSnapshot, totals: Readonly<Totals>): void {
+    this.connections.set(snapshot.connections ?? snapshot.host.connections);
+    this.hostConnections.set(snapshot.host.connections);
+    this.workers.set(snapshot.workers);
+    this.redisUp.set(snapshot.redis === 'up' ? 1 : 0);
+    this.rss.set(snapshot.host.rss);
+    for (const [key, counter] of this.counters) {
+      const added = totals[key] - this.given[key];
+      if (added > 0) counter.inc(added);
+      this.given[key] = totals[key];
+    }
+    // A dead worker's series must disappear, not stay at its last value.
+    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.loopDelay, this.loopDelayP99]) gauge.reset();
+    for (const worker of snapshot.perWorker) {
+      const labels = { worker: String(worker.id) };
+      this.workerConnections.set(labels, worker.connections);
+      this.workerRss.set(labels, worker.rss);
+      this.workerHeap.set(labels, worker.heapUsed);
+      this.loopDelay.set(labels, worker.eventLoopDelayMs / 1000);
+      this.loopDelayP99.set(labels, worker.eventLoopDelayP99Ms / 1000);
+    }
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  private gauge(name: string, help: string, labelNames: string[] = []): Gauge {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}

@@ -1,0 +1,193 @@
+// GET /metrics: the primary's prom-client registry, rendered once a second and
+// served by every worker. Checked at three levels: the registry fed by the
+// aggregator, the route on its own, and a real cluster against its status feed.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Fastify from 'fastify';
+import { prometheusContentType } from 'prom-client';
+import type { WorkerStats } from '../src/cluster/messages.js';
+import { installErrorHandling } from '../src/http/error-handler.js';
+import { metricsRoute } from '../src/http/routes/metrics.js';
+import { ClusterMetrics } from '../src/status/metrics.js';
+import { StatusAggregator } from '../src/status/status-snapshot.js';
+import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { nextStatus, openSse, type RawStream } from './helpers/sse-client.js';
+import { waitFor } from './helpers/wait.js';
+
+/** Samples of a Prometheus text exposition, keyed `name` or `name{labels}`. */
+function parse(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    samples.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return samples;
+}
+
+function stats(id: number, figures: Partial<WorkerStats>): WorkerStats {
+  return {
+    id,
+    pid: 1000 + id,
+    connections: 0,
+    opened: 0,
+    closed: 0,
+    dropped: 0,
+    heartbeats: 0,
+    pings: 0,
+    watchers: 0,
+    rss: 50_000_000,
+    heapUsed: 10_000_000,
+    eventLoopDelayMs: 2,
+    eventLoopDelayP99Ms: 8,
+    ...figures,
+  };
+}
+
+describe('the metrics registry', () => {
+  test('turns the per-second aggregate into gauges and counters that never go down', async () => {
+    const aggregator = new StatusAggregator('test-host');
+    const metrics = new ClusterMetrics();
+    const tick = async (count: { connections: number; hosts: number } | null): Promise<Map<string, number>> => {
+      metrics.update(aggregator.snapshot(count), aggregator.countedTotals);
+      return parse(await metrics.render());
+    };
+
+    aggregator.update(stats(1, { connections: 30, opened: 40, closed: 10, pings: 5, heartbeats: 100 }));
+    aggregator.update(stats(2, { connections: 20, opened: 20, pings: 2, dropped: 1, eventLoopDelayMs: 12.5 }));
+    let m = await tick({ connections: 50, hosts: 1 });
+    assert.equal(m.get('msse_connections'), 50);
+    assert.equal(m.get('msse_host_connections'), 50);
+    assert.equal(m.get('msse_workers'), 2);
+    assert.equal(m.get('msse_redis_up'), 1);
+    assert.equal(m.get('msse_connections_opened_total'), 60);
+    assert.equal(m.get('msse_connections_closed_total'), 10);
+    assert.equal(m.get('msse_ping_requests_total'), 7);
+    assert.equal(m.get('msse_heartbeats_total'), 100);
+    assert.equal(m.get('msse_dropped_clients_total'), 1);
+    assert.equal(m.get('msse_worker_connections{worker="1"}'), 30);
+    assert.equal(m.get('msse_event_loop_delay_seconds{worker="2"}'), 0.0125);
+    assert.equal(m.get('msse_event_loop_delay_p99_seconds{worker="2"}'), 0.008);
+
+    // Worker 2 dies and its replacement, worker 3, starts from zero: the
+    // cluster's totals fall by worker 2's, but a counter must not.
+    aggregator.remove(2);
+    aggregator.update(stats(1, { connections: 31, opened: 41, closed: 10, pings: 6, heartbeats: 100 }));
+    aggregator.update(stats(3, { connections: 4, opened: 4 }));
+    m = await tick(null);
+    assert.equal(m.get('msse_connections_opened_total'), 65);
+    assert.equal(m.get('msse_ping_requests_total'), 8);
+    assert.equal(m.get('msse_dropped_clients_total'), 1);
+    assert.equal(m.get('msse_worker_connections{worker="2"}'), undefined, "a dead worker's series goes");
+    assert.equal(m.get('msse_worker_connections{worker="3"}'), 4);
+    // Redis is down: the cluster-wide count falls back to this host's own.
+    assert.equal(m.get('msse_redis_up'), 0);
+    assert.equal(m.get('msse_connections'), 35);
+  });
+});
+
+describe('GET /metrics on one worker', () => {
+  test('answers 503 with Retry-After until the primary has sent the text, then serves it', async () => {
+    const app = Fastify();
+    installErrorHandling(app);
+    const source: { metrics?: string } = {};
+    metricsRoute(app, source);
+
+    const early = await app.inject('/metrics');
+    assert.equal(early.statusCode, 503);
+    assert.equal(early.headers['retry-after'], '5');
+    assert.equal(early.json().code, 'MSSE_METRICS_NOT_READY');
+
+    source.metrics = '# TYPE msse_connections gauge\nmsse_connections 3\n';
+    const ready = await app.inject('/metrics');
+    assert.equal(ready.statusCode, 200);
+    assert.equal(ready.headers['content-type'], prometheusContentType);
+    assert.equal(ready.body, source.metrics);
+    await app.close();
+  });
+});
+
+describe('GET /metrics on a real cluster', () => {
+  const OPENED = 25;
+  const CLOSED = 5;
+  const PINGS = 7;
+  let redis: TestRedis;
+  let cluster: TestCluster;
+  const streams: RawStream[] = [];
+
+  const scrape = async (): Promise<Map<string, number>> => {
+    const response = await fetch(`http://127.0.0.1:${cluster.port}/metrics`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('content-type'), prometheusContentType);
+    return parse(await response.text());
+  };
+
+  async function waitForMetrics(check: (m: Map<string, number>) => boolean, what: string): Promise<Map<string, number>> {
+    let latest = new Map<string, number>();
+    await waitFor(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${cluster.port}/metrics`);
+        if (response.status !== 200) return false;
+        latest = parse(await response.text());
+        return check(latest);
+      },
+      { what: `metrics where ${what}` },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last scrape: ${JSON.stringify(Object.fromEntries(latest))}`);
+    });
+    return latest;
+  }
+
+  before(async () => {
+    redis = await startRedis();
+    cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '500' });
+  });
+
+  after(async () => {
+    for (const stream of streams) stream.close();
+    await cluster?.stop();
+    await redis?.stop();
+  });
+
+  test('agrees with the status feed on connections, totals, workers and Redis', async () => {
+    for (let i = 0; i < OPENED; i++) streams.push(openSse(cluster.port));
+    await waitFor(() => streams.every((s) => s.text().includes('\r\n\r\n')), { what: 'every stream to open' });
+    for (const stream of streams.splice(0, CLOSED)) stream.close();
+    for (let i = 0; i < PINGS; i++) assert.equal((await fetch(`http://127.0.0.1:${cluster.port}/ping`)).status, 204);
+
+    const held = OPENED - CLOSED;
+    const m = await waitForMetrics(
+      (s) => s.get('msse_connections') === held && s.get('msse_connections_closed_total') === CLOSED && s.get('msse_ping_requests_total') === PINGS,
+      `${held} connections, ${CLOSED} closed and ${PINGS} pings`,
+    );
+    const status = await nextStatus(cluster.port, (s) => s.connections === held && s.totals.pings === PINGS);
+
+    assert.equal(m.get('msse_connections'), status.connections);
+    assert.equal(m.get('msse_host_connections'), status.host.connections);
+    assert.equal(m.get('msse_workers'), status.workers);
+    assert.equal(m.get('msse_workers'), 2);
+    assert.equal(m.get('msse_connections_opened_total'), status.totals.opened);
+    assert.equal(m.get('msse_connections_opened_total'), OPENED);
+    assert.equal(m.get('msse_connections_closed_total'), status.totals.closed);
+    assert.equal(m.get('msse_dropped_clients_total'), status.totals.dropped);
+    assert.equal(m.get('msse_redis_up'), 1);
+    assert.ok(m.get('msse_heartbeats_total')! > 0, 'heartbeats every 500 ms are counted');
+    for (const worker of status.perWorker) {
+      assert.equal(m.get(`msse_worker_connections{worker="${worker.id}"}`), worker.connections);
+      assert.ok(m.get(`msse_event_loop_delay_seconds{worker="${worker.id}"}`)! >= 0);
+      assert.ok(m.get(`msse_worker_resident_memory_bytes{worker="${worker.id}"}`)! > 0);
+    }
+    assert.ok(m.get('msse_resident_memory_bytes')! > status.perWorker.reduce((sum, w) => sum + w.rss, 0) / 2);
+  });
+
+  test('reports Redis down, and the count from this host, until Redis is back', async () => {
+    const held = OPENED - CLOSED;
+    await redis.kill();
+    const down = await waitForMetrics((s) => s.get('msse_redis_up') === 0, 'Redis is down');
+    assert.equal(down.get('msse_connections'), held);
+    await redis.restart();
+    await waitForMetrics((s) => s.get('msse_redis_up') === 1 && s.get('msse_connections') === held, 'Redis is back with the count');
+    assert.ok((await scrape()).has('msse_connections'));
+  });
+});
