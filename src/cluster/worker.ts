@@ -4,11 +4,8 @@ import cluster from 'node:cluster';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { workerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
-import { ConnectionRegistry } from '../connections/connection-registry.js';
-import { heartbeatFrame } from '../connections/sse-frames.js';
-import { StatusWatchers } from '../status/status-watchers.js';
 import { buildServer } from '../http/server.js';
-import type { WorkerState } from '../http/worker-state.js';
+import { createWorkerState } from '../http/worker-state.js';
 import { createRedisClient } from '../counter/redis-client.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
@@ -21,18 +18,7 @@ export async function runWorker(): Promise<void> {
   const workerId = cluster.worker?.id ?? 0;
   const logger = createLogger(config.logLevel, { role: 'worker', worker: workerId });
 
-  const state: WorkerState = {
-    config,
-    registry: new ConnectionRegistry({
-      heartbeatMs: config.heartbeatMs,
-      heartbeat: heartbeatFrame(config.heartbeat),
-      maxConnections: config.maxConnectionsPerWorker,
-      maxUnsentBytes: config.maxUnsentBytes,
-    }),
-    watchers: new StatusWatchers(config.maxUnsentBytes),
-    draining: false,
-    pings: 0,
-  };
+  const state = createWorkerState(config);
   const { registry, watchers } = state;
 
   // The primary resolved the Redis URL before forking.
@@ -40,7 +26,7 @@ export async function runWorker(): Promise<void> {
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
 
   const tick = setInterval(() => {

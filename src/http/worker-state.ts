@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
-import type { ConnectionRegistry } from '../connections/connection-registry.js';
-import type { StatusWatchers } from '../status/status-watchers.js';
+import { ConnectionRegistry } from '../connections/connection-registry.js';
+import { heartbeatFrame } from '../connections/sse-frames.js';
+import { StatusWatchers } from '../status/status-watchers.js';
 
 /** What the routes of one worker share. */
 export interface WorkerState {
@@ -11,4 +12,19 @@ export interface WorkerState {
   pings: number;
   /** The primary's latest Prometheus text, for GET /metrics; absent until the first arrives. */
   metrics?: string;
+}
+
+export function createWorkerState(config: Config): WorkerState {
+  return {
+    config,
+    registry: new ConnectionRegistry({
+      heartbeatMs: config.heartbeatMs,
+      heartbeat: heartbeatFrame(config.heartbeat),
+      maxConnections: config.maxConnectionsPerWorker,
+      maxUnsentBytes: config.maxUnsentBytes,
+    }),
+    watchers: new StatusWatchers(config.maxUnsentBytes),
+    draining: false,
+    pings: 0,
+  };
 }

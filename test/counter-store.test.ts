@@ -1,0 +1,130 @@
+// The counting rules, checked against the real Redis scripts and against the
+// in-memory implementation used by unit tests: both must agree.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import type { CounterStore } from '../src/counter/counter-store.js';
+import { RedisCounterStore } from '../src/counter/redis-counter-store.js';
+import { MemoryCounterState, MemoryCounterStore } from '../src/counter/memory-counter-store.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+let redis: TestRedis;
+const clients: Redis[] = [];
+before(async () => {
+  redis = await startRedis();
+});
+after(async () => {
+  for (const client of clients) client.disconnect();
+  await redis.stop();
+});
+
+interface Flavour {
+  name: string;
+  /** Two hosts sharing one count; `total` reads it the way a user would. */
+  make(leaseMs: number): Promise<{ a: CounterStore; b: CounterStore; total(): Promise<number> }>;
+}
+
+let keySeq = 0;
+const flavours: Flavour[] = [
+  {
+    name: 'redis',
+    async make(leaseMs) {
+      const countKey = `count${++keySeq}`;
+      const client = new Redis(redis.url);
+      clients.push(client);
+      return {
+        a: new RedisCounterStore(client, { countKey, hostId: 'host-a', leaseMs }),
+        b: new RedisCounterStore(client, { countKey, hostId: 'host-b', leaseMs }),
+        total: async () => Number(await redis.client.get(countKey)),
+      };
+    },
+  },
+  {
+    name: 'memory',
+    async make(leaseMs) {
+      const state = new MemoryCounterState();
+      return {
+        a: new MemoryCounterStore(state, 'host-a', leaseMs),
+        b: new MemoryCounterStore(state, 'host-b', leaseMs),
+        total: async () => state.total,
+      };
+    },
+  },
+];
+
+for (const flavour of flavours) {
+  test(`${flavour.name}: absolute reports are idempotent and sum across workers and hosts`, async () => {
+    const { a, b, total } = await flavour.make(5_000);
+    await a.report('1', 10);
+    await a.report('1', 10); // a replayed command changes nothing
+    await a.report('2', 5);
+    await b.report('1', 7);
+    assert.equal(await total(), 22);
+    await a.report('1', 3);
+    assert.equal(await total(), 15);
+    assert.deepEqual(await a.read(), { connections: 15, hosts: 2 });
+  });
+
+  test(`${flavour.name}: a dead worker's share goes exactly, once, and its late report cannot bring it back`, async () => {
+    const { a, total } = await flavour.make(5_000);
+    await a.report('1', 10);
+    await a.report('2', 4);
+    assert.equal(await a.removeWorker('2'), 4);
+    assert.equal(await a.removeWorker('2'), 0);
+    await a.report('2', 4); // sent before it died, arriving after
+    assert.equal(await total(), 10);
+  });
+
+  test(`${flavour.name}: a clean shutdown removes the host's whole share`, async () => {
+    const { a, b, total } = await flavour.make(5_000);
+    await a.report('1', 10);
+    await a.report('2', 4);
+    await b.report('1', 1);
+    assert.equal(await a.removeHost(), 14);
+    assert.equal(await total(), 1);
+  });
+
+  test(`${flavour.name}: a host that stops renewing its lease is reaped by another`, async () => {
+    const { a, b, total } = await flavour.make(1_000);
+    await a.report('1', 10);
+    await b.report('1', 3);
+    assert.deepEqual(await b.reapExpiredHosts(), []);
+    // host-a goes silent; host-b keeps reporting.
+    const deadline = Date.now() + 3_000;
+    let reaped: string[] = [];
+    while (reaped.length === 0 && Date.now() < deadline) {
+      await b.report('1', 3);
+      reaped = await b.reapExpiredHosts();
+      await sleep(100);
+    }
+    assert.deepEqual(reaped, ['host-a']);
+    assert.equal(await total(), 3);
+  });
+}
+
+test('redis: after Redis restarts empty, the next reports put the exact count back', async () => {
+  const client = new Redis(redis.url, { enableOfflineQueue: false, retryStrategy: () => 50 });
+  client.on('error', () => undefined);
+  clients.push(client);
+  const store = new RedisCounterStore(client, { countKey: 'restart', hostId: 'h', leaseMs: 5_000 });
+  await new Promise((resolve) => client.once('ready', resolve));
+  await store.report('1', 8);
+  await store.report('2', 2);
+  await redis.kill();
+  await redis.restart();
+  assert.equal(await redis.client.get('restart'), null);
+  // Scripts are gone too (NOSCRIPT); the store must load them again by itself.
+  const deadline = Date.now() + 5_000;
+  for (;;) {
+    try {
+      await store.report('1', 8);
+      await store.report('2', 2);
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(50);
+    }
+  }
+  assert.equal(await redis.client.get('restart'), '10');
+});
