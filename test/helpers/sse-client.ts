@@ -10,15 +10,31 @@ export interface RawStream {
   chunks: Array<{ at: number; data: string }>;
   closed: Promise<void>;
   isClosed(): boolean;
+  /** performance.now() when the socket closed. */
+  closedAt(): number | undefined;
   waitForText(match: string | RegExp, timeoutMs?: number): Promise<void>;
   close(): void;
 }
 
-export function rawRequest(port: number, request: string, options: { localAddress?: string; read?: boolean } = {}): RawStream {
-  const socket = net.connect({ port, host: '127.0.0.1', ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
+export interface RawOptions {
+  localAddress?: string;
+  /** false: never read, like a stalled client. */
+  read?: boolean;
+  /** true: ignore the server's FIN, like a client that never closes its side. */
+  allowHalfOpen?: boolean;
+}
+
+export function rawRequest(port: number, request: string, options: RawOptions = {}): RawStream {
+  const socket = net.connect({
+    port,
+    host: '127.0.0.1',
+    allowHalfOpen: options.allowHalfOpen ?? false,
+    ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+  });
   const chunks: Array<{ at: number; data: string }> = [];
   let received = '';
   let closed = false;
+  let closedAt: number | undefined;
   socket.on('error', () => undefined);
   if (options.read !== false) {
     socket.on('data', (data) => {
@@ -30,6 +46,7 @@ export function rawRequest(port: number, request: string, options: { localAddres
   const closedPromise = new Promise<void>((resolve) =>
     socket.once('close', () => {
       closed = true;
+      closedAt = performance.now();
       resolve();
     }),
   );
@@ -40,13 +57,14 @@ export function rawRequest(port: number, request: string, options: { localAddres
     text: () => received,
     closed: closedPromise,
     isClosed: () => closed,
+    closedAt: () => closedAt,
     waitForText: (match, timeoutMs = 5_000) =>
       waitFor(() => (typeof match === 'string' ? received.includes(match) : match.test(received)), { timeoutMs, what: `response text ${String(match)}` }),
     close: () => socket.destroy(),
   };
 }
 
-export function openSse(port: number, path = '/', options: { localAddress?: string; read?: boolean } = {}): RawStream {
+export function openSse(port: number, path = '/', options: RawOptions = {}): RawStream {
   return rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`, options);
 }
 

@@ -1,0 +1,182 @@
+// The real cluster (node dist/primary.js) with a real Redis: the count stays
+// exact through connects, disconnects and every fault the README promises.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { nextStatus, openSse, type RawOptions, type RawStream } from './helpers/sse-client.js';
+import { waitFor } from './helpers/wait.js';
+
+let redis: TestRedis;
+before(async () => {
+  redis = await startRedis();
+});
+after(() => redis.stop());
+
+async function count(key = 'connections'): Promise<number | null> {
+  const value = await redis.client.get(key);
+  return value === null ? null : Number(value);
+}
+
+async function countIs(expected: number, what: string, key = 'connections'): Promise<void> {
+  let last: number | null = null;
+  await waitFor(async () => (last = await count(key)) === expected, { what: `${what}: count ${expected} (last ${last})`, timeoutMs: 5_000 });
+}
+
+async function openMany(port: number, n: number, options: RawOptions = {}): Promise<RawStream[]> {
+  const streams = Array.from({ length: n }, () => openSse(port, '/', options));
+  await waitFor(() => streams.every((s) => s.text().includes('retry:')), { what: `${n} streams open`, timeoutMs: 15_000 });
+  return streams;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function withCluster(env: Record<string, string>, body: (cluster: TestCluster) => Promise<void>): Promise<void> {
+  await redis.client.flushall();
+  const cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '500', DRAIN_MS: '500', ...env });
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+test('the count is exact over hundreds of connections on two workers, through connects and disconnects', async () => {
+  await withCluster({}, async (cluster) => {
+    const streams = await openMany(cluster.port, 300);
+    await countIs(300, 'after 300 connects');
+    for (const stream of streams.slice(0, 120)) stream.close();
+    await countIs(180, 'after 120 disconnects');
+    const more = await openMany(cluster.port, 40);
+    await countIs(220, 'after 40 more connects');
+    const status = await nextStatus(cluster.port, (s) => s.connections === 220 && s.host.connections === 220);
+    assert.equal(status.workers, 2);
+    assert.equal(status.redis, 'up');
+    assert.equal(status.perWorker.reduce((sum, w) => sum + w.connections, 0), 220);
+    assert.ok(status.perWorker.every((w) => w.connections > 0), 'both workers hold a share');
+    for (const stream of [...streams, ...more]) stream.close();
+    await countIs(0, 'after everyone left');
+  });
+});
+
+test("a worker killed with SIGKILL: exactly its share goes at once, and it is replaced", async () => {
+  await withCluster({}, async (cluster) => {
+    const streams = await openMany(cluster.port, 200);
+    const status = await nextStatus(cluster.port, (s) => s.connections === 200 && s.perWorker.length === 2);
+    const victim = status.perWorker[0]!;
+    const survivor = status.perWorker[1]!;
+    process.kill(victim.pid, 'SIGKILL');
+    await countIs(survivor.connections, 'after the SIGKILL');
+    await cluster.waitForLog((l) => l.msg === 'worker killed by SIGKILL; restarting' && l.workerPid === victim.pid, 'the restart log line');
+    const closed = streams.filter((s) => s.isClosed()).length;
+    await waitFor(() => streams.filter((s) => s.isClosed()).length === victim.connections, { what: "the victim's clients to see the close" });
+    assert.ok(closed <= victim.connections);
+    // The replacement serves new connections and the count stays exact.
+    await nextStatus(cluster.port, (s) => s.workers === 2 && !s.perWorker.some((w) => w.pid === victim.pid));
+    const more = await openMany(cluster.port, 50);
+    await countIs(survivor.connections + 50, 'after reconnecting through the replacement');
+    for (const stream of [...streams, ...more]) stream.close();
+    await countIs(0, 'after everyone left');
+  });
+});
+
+test('Redis killed and restarted empty: streams keep their heartbeats, the feed says Redis is down, the count comes back exact', async () => {
+  await withCluster({}, async (cluster) => {
+    const streams = await openMany(cluster.port, 120);
+    await countIs(120, 'before the outage');
+    await redis.kill();
+    const down = await nextStatus(cluster.port, (s) => s.redis === 'down');
+    assert.equal(down.connections, null);
+    assert.equal(down.host.connections, 120);
+    const before = streams[0]!.chunks.length;
+    await waitFor(() => streams[0]!.chunks.length >= before + 2, { what: 'heartbeats while Redis is down' });
+    assert.ok(streams.every((s) => !s.isClosed()));
+    await redis.restart();
+    await countIs(120, 'after Redis came back empty');
+    await nextStatus(cluster.port, (s) => s.redis === 'up' && s.connections === 120);
+    for (const stream of streams) stream.close();
+    await countIs(0, 'after everyone left');
+  });
+});
+
+test("a dead host's share expires within its lease; the workers of a SIGKILLed primary exit by themselves", async () => {
+  await withCluster({ HOST_ID: 'host-a' }, async (a) => {
+    const onA = await openMany(a.port, 30);
+    const b = await startCluster({ REDIS_URL: redis.url, HOST_ID: 'host-b', LEASE_MS: '2000', HEARTBEAT_MS: '500' });
+    try {
+      const onB = await openMany(b.port, 70);
+      await countIs(100, 'with both hosts');
+      const statusB = await nextStatus(b.port, (s) => s.host.connections === 70 && s.perWorker.length === 2);
+      assert.equal(statusB.hosts, 2);
+      // A whole host dies at once: workers and primary, nobody cleans up.
+      for (const worker of statusB.perWorker) process.kill(worker.pid, 'SIGKILL');
+      b.child.kill('SIGKILL');
+      await b.exited;
+      assert.equal(await count(), 100, 'nothing removed the share yet');
+      const diedAt = Date.now();
+      await countIs(30, "after host-b's lease expired");
+      assert.ok(Date.now() - diedAt < 10_000);
+      await a.waitForLog((l) => l.msg === 'removed the share of hosts whose lease expired', 'the reaper log line');
+      for (const stream of onB) stream.close();
+    } finally {
+      await b.stop();
+    }
+    // Orphans: kill A's primary alone; its workers notice and leave.
+    const statusA = await nextStatus(a.port, (s) => s.perWorker.length === 2);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    await waitFor(() => statusA.perWorker.every((w) => !processAlive(w.pid)), { what: 'the orphaned workers to exit' });
+    for (const stream of onA) stream.close();
+  });
+});
+
+test('SIGTERM drains: streams end spread over DRAIN_MS, the host leaves the count, exit 0', async () => {
+  await withCluster({ DRAIN_MS: '1500' }, async (cluster) => {
+    const streams = await openMany(cluster.port, 60);
+    await countIs(60, 'before the drain');
+    const signalledAt = performance.now();
+    cluster.child.kill('SIGTERM');
+    const { code } = await cluster.exited;
+    assert.equal(code, 0);
+    await waitFor(() => streams.every((s) => s.isClosed()), { what: 'every stream ended' });
+    const closeTimes = streams.map((s) => s.closedAt()! - signalledAt);
+    const spread = Math.max(...closeTimes) - Math.min(...closeTimes);
+    assert.ok(spread > 500, `closes spread over ${Math.round(spread)} ms, not one storm`);
+    assert.equal(await count(), 0);
+    assert.equal(await redis.client.scard('connections:hosts'), 0);
+    assert.ok(cluster.logs.some((l) => l.msg === 'drained; exiting'));
+  });
+});
+
+test('a second signal during the drain exits 1 at once', async () => {
+  await withCluster({ DRAIN_MS: '20000', DRAIN_GRACE_MS: '20000' }, async (cluster) => {
+    const streams = await openMany(cluster.port, 10);
+    cluster.child.kill('SIGTERM');
+    await cluster.waitForLog((l) => l.msg === 'draining' && l.role === 'primary', 'the drain to start');
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    cluster.child.kill('SIGINT');
+    const { code } = await cluster.exited;
+    assert.equal(code, 1);
+    assert.ok(cluster.logs.some((l) => l.msg === 'second signal while draining; exiting now'));
+    for (const stream of streams) stream.close();
+  });
+});
+
+test('a drain that outlasts its bound exits 1', async () => {
+  // Raw clients that never close: ending their streams waits on them, past DRAIN_MS + DRAIN_GRACE_MS.
+  await withCluster({ DRAIN_MS: '300', DRAIN_GRACE_MS: '200' }, async (cluster) => {
+    const streams = await openMany(cluster.port, 4, { allowHalfOpen: true });
+    cluster.child.kill('SIGTERM');
+    const { code } = await cluster.exited;
+    assert.equal(code, 1);
+    assert.ok(cluster.logs.some((l) => l.msg === 'drain took too long; exiting'));
+    for (const stream of streams) stream.close();
+  });
+});
