@@ -1,0 +1,139 @@
+// The benchmark's JSON result, its self-consistency checks, and the markdown
+// table that sets each of the original experiment's criteria beside our figure.
+import type { KernelSample } from './proc-sampler.js';
+import type { Percentiles } from '../loadgen/histogram.js';
+
+export interface Sample {
+  /** Milliseconds since the hold started. */
+  t: number;
+  rss: Record<string, number>;
+  loadgenRss: number;
+  kernel: KernelSample;
+  connections: number | null;
+  heartbeatsPerSec: number;
+}
+
+type Counted = { total: number; byReason: Record<string, number> };
+
+export interface BenchResult {
+  version: 1;
+  date: string;
+  machine: { cores: number; memoryBytes: number; kernel: string; node: string; openFileLimit: number };
+  settings: { connections: number; holdSeconds: number; rate: number; heartbeatMs: number; workers: number; quick: boolean; sources: string };
+  tuning: string[];
+  /** Streams the load generator had open at its peak. */
+  established: number;
+  /** The highest count /status_watcher reported from Redis during the hold. */
+  statusConnections: number;
+  heldAtEndOfHold: number | null;
+  failed: Counted;
+  closedByServer: Counted;
+  rampMs: number;
+  memory: {
+    idleRssBytes: Record<string, number>;
+    holdRssMedianBytes: Record<string, number>;
+    /** (Σ hold-median RSS − Σ idle RSS) of primary, workers and Redis, over N. */
+    serverBytesPerConnection: number;
+    /** Growth of the kernel's slab over N; both ends of each connection are on this machine. */
+    kernelSlabBytesPerConnection: number;
+    kernelTcpBufferBytes: number;
+    loadgenBytesPerConnection: number | null;
+    memAvailableBytesAtHold: number;
+  };
+  cpu: {
+    serverSecondsDuringHold: number;
+    heartbeatsDuringHold: number;
+    microsecondsPerHeartbeat: number | null;
+    loadPerCore: number;
+    holdSeconds: number;
+  };
+  ping: {
+    samples: number;
+    failures: number;
+    last60: { medianMs: number; meanMs: number };
+    p50Ms: number;
+    p99Ms: number;
+    burstRatePerSec: number;
+    burstFailures: number;
+  };
+  heartbeats: {
+    expectedIntervalMs: number;
+    gapMs: Percentiles;
+    late: number;
+    /** Frames the clients received: one opening frame per stream plus the heartbeats. */
+    receivedFrames: number;
+    openingFrames: number;
+    serverWritten: number;
+    serverWrittenAtEndOfHold: number;
+  };
+  loadgen: { exitCode: number | null; processes: number; endedBy: string; complete: boolean };
+  samples: Sample[];
+}
+
+/** What must hold in any complete run, whatever the timings: problems found, empty when none. */
+export function consistencyProblems(result: BenchResult): string[] {
+  const problems: string[] = [];
+  const n = result.settings.connections;
+  if (result.established !== n) problems.push(`established ${result.established}, expected ${n}`);
+  if (result.statusConnections !== result.established) problems.push(`/status_watcher reported ${result.statusConnections}, the load generator established ${result.established}`);
+  if (result.failed.total !== 0) problems.push(`${result.failed.total} connections failed: ${JSON.stringify(result.failed.byReason)}`);
+  const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames;
+  const written = result.heartbeats.serverWritten;
+  // Every heartbeat a client received was written by the server; at most one
+  // per stream can be in flight (or written to a closing socket) at the end.
+  if (received > written) problems.push(`clients received ${received} heartbeats, more than the ${written} written`);
+  if (written - received > result.heartbeats.openingFrames) problems.push(`${written - received} heartbeats written but never received, more than one per stream`);
+  if (result.memory.serverBytesPerConnection <= 0) problems.push('server memory per connection is not positive');
+  if (result.ping.samples === 0) problems.push('no /ping samples');
+  if (result.loadgen.exitCode !== 0) problems.push(`the load generator exited with ${result.loadgen.exitCode}`);
+  return problems;
+}
+
+const kb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 1024).toFixed(1)} KB`);
+const s = (ms: number | null): string => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
+
+export function markdownTable(result: BenchResult): string {
+  const { heartbeats: hb, memory, cpu, ping } = result;
+  const n = result.settings.connections.toLocaleString('en-US');
+  const rows: Array<[string, string, string]> = [
+    ['connections held', '1,000,000 (50 client machines)', `${result.established.toLocaleString('en-US')} of ${n}, ${result.failed.total} failed (one machine, load generator included)`],
+    ['memory per connection', '15 KB (15 GB budget / 1M)', `${kb(memory.serverBytesPerConnection)} server user space; kernel slab ${kb(memory.kernelSlabBytesPerConnection)} (both ends)`],
+    ['load per core', '1.25 (10 on 8 CPUs)', `${cpu.loadPerCore} (load ${(cpu.loadPerCore * result.machine.cores).toFixed(2)} on ${result.machine.cores} cores, load generator included)`],
+    ['/ping rate sustained', '≥ 100 /s', `${ping.burstRatePerSec.toLocaleString('en-US')} /s while holding`],
+    ['/ping latency (1/s prober)', 'mean of last 60', `median ${ping.last60.medianMs} ms, mean ${ping.last60.meanMs} ms, p99 ${ping.p99Ms} ms`],
+    ['heartbeat gap p99', `${s(hb.expectedIntervalMs)}, without lag`, `${s(hb.gapMs.p99)} (p50 ${s(hb.gapMs.p50)}, max ${s(hb.gapMs.max)}), ${hb.late} late`],
+    ['server CPU per heartbeat', '', cpu.microsecondsPerHeartbeat === null ? 'n/a' : `${cpu.microsecondsPerHeartbeat} µs`],
+    ['time to establish', '', s(result.rampMs)],
+    ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
+  ];
+  return [
+    `| criterion | original (1mc2) | million-sse, ${n} connections |`,
+    '| --- | --- | --- |',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ].join('\n');
+}
+
+export const INDEX_HEADER = [
+  '| date | N | established | failed | server B/conn | kernel B/conn | CPU µs/heartbeat | load/core | ping p99 ms | ping /s | gap p99 s | gap max s | ramp s | result |',
+  '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+].join('\n');
+
+export function indexRow(result: BenchResult, file: string): string {
+  const cells = [
+    result.date.slice(0, 16).replace('T', ' '),
+    result.settings.connections,
+    result.established,
+    result.failed.total,
+    result.memory.serverBytesPerConnection,
+    result.memory.kernelSlabBytesPerConnection,
+    result.cpu.microsecondsPerHeartbeat ?? 'n/a',
+    result.cpu.loadPerCore,
+    result.ping.p99Ms,
+    result.ping.burstRatePerSec,
+    s(result.heartbeats.gapMs.p99),
+    s(result.heartbeats.gapMs.max),
+    (result.rampMs / 1000).toFixed(1),
+    `[${file}](${file})`,
+  ];
+  return `| ${cells.join(' | ')} |`;
+}

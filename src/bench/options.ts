@@ -1,0 +1,74 @@
+// The benchmark's flags, read once and validated.
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  connections: number;
+  holdSeconds: number;
+  rate: number;
+  heartbeatMs: number;
+  workers: number | undefined;
+  quick: boolean;
+  tune: boolean;
+  outDir: string;
+  sources: string;
+  port: number;
+}
+
+export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
+
+Starts Redis and the cluster, opens N connections with the load generator,
+holds them, samples memory, CPU, /ping latency and heartbeat gaps, and writes
+bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
+
+  --connections N     connections to hold (default 20000; --quick: 3000)
+  --hold S            seconds to hold after the ramp (default 60; --quick: 12)
+  --rate R            connections opened per second (default 5000)
+  --heartbeat-ms MS   the server's HEARTBEAT_MS (default 15000; --quick: 2000)
+  --workers N         server workers (default: enough that none passes its open-file limit)
+  --sources LIST      load generator source addresses (default 127.0.1.1-127.0.1.100)
+  --port P            server port (default 5252)
+  --quick             a few thousand connections, a short hold: a smoke test
+  --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
+  --out DIR           results folder (default bench/results)
+  -h, --help          this text
+`;
+
+function whole(name: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name}=${JSON.stringify(raw)} is not valid: expected a whole number of at least ${min}`);
+  return Number(raw);
+}
+
+export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      connections: { type: 'string' },
+      hold: { type: 'string' },
+      rate: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      workers: { type: 'string' },
+      sources: { type: 'string' },
+      port: { type: 'string' },
+      quick: { type: 'boolean' },
+      'no-tune': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return 'help';
+  const quick = values.quick === true;
+  return {
+    quick,
+    connections: whole('connections', values.connections, quick ? 3_000 : 20_000, 1),
+    holdSeconds: whole('hold', values.hold, quick ? 12 : 60, 1),
+    rate: whole('rate', values.rate, 5_000, 1),
+    heartbeatMs: whole('heartbeat-ms', values['heartbeat-ms'], quick ? 2_000 : 15_000, 100),
+    workers: values.workers === undefined ? undefined : whole('workers', values.workers, 1, 1),
+    sources: values.sources ?? '127.0.1.1-127.0.1.100',
+    port: whole('port', values.port, 5252, 1),
+    tune: !quick && values['no-tune'] !== true,
+    outDir: values.out ?? 'bench/results',
+  };
+}

@@ -1,0 +1,60 @@
+// Times GET /ping like the original status page did (one a second), and finds
+// the rate the loaded server sustains with a short burst.
+import http from 'node:http';
+
+function pingOnce(agent: http.Agent, url: URL): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const request = http.get(url, { agent, timeout: 10_000 }, (response) => {
+      response.resume();
+      response.once('end', () => (response.statusCode === 204 ? resolve(performance.now() - started) : reject(new Error(`status ${response.statusCode}`))));
+    });
+    request.once('timeout', () => request.destroy(new Error('ping timed out')));
+    request.once('error', reject);
+  });
+}
+
+export class PingProber {
+  readonly latenciesMs: number[] = [];
+  failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+
+  constructor(private readonly url: URL) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      pingOnce(this.agent, this.url).then(
+        (ms) => this.latenciesMs.push(ms),
+        () => this.failures++,
+      );
+    }, 1_000);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.agent.destroy();
+  }
+}
+
+/** Requests per second answered by `concurrency` keep-alive loops over `seconds`. */
+export async function pingBurst(url: URL, seconds: number, concurrency: number): Promise<{ rate: number; failures: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  const deadline = performance.now() + seconds * 1_000;
+  let done = 0;
+  let failures = 0;
+  const loop = async (): Promise<void> => {
+    while (performance.now() < deadline) {
+      try {
+        await pingOnce(agent, url);
+        done++;
+      } catch {
+        failures++;
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, loop));
+  agent.destroy();
+  return { rate: Math.round(done / ((performance.now() - started) / 1_000)), failures };
+}

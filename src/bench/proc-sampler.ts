@@ -1,0 +1,83 @@
+// Reads what the kernel knows about processes and sockets, from /proc, once a
+// sample. Linux only, like the experiment.
+import { readFileSync, readdirSync } from 'node:fs';
+import os from 'node:os';
+
+const PAGE = 4096;
+const TICKS = 100; // USER_HZ on Linux
+
+/** Resident set size in bytes, or undefined once the process is gone. */
+export function rssOf(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** User + system CPU seconds a process has used. */
+export function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Child processes of `pid` (direct children only). */
+export function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // gone while we looked
+    }
+  }
+  return children;
+}
+
+export interface KernelSample {
+  /** TCP sockets in use, from /proc/net/sockstat. */
+  tcpInUse: number;
+  /** Bytes of TCP buffer memory the kernel accounts (sockstat `mem`, in pages). */
+  tcpMemBytes: number;
+  /** Kernel slab memory in bytes (/proc/meminfo Slab): socket structures live here. */
+  slabBytes: number;
+  memAvailableBytes: number;
+  loadavg1: number;
+}
+
+export function kernelSample(): KernelSample {
+  const sockstat = readFileSync('/proc/net/sockstat', 'utf8');
+  const tcp = /^TCP: inuse (\d+) .* mem (\d+)/m.exec(sockstat);
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? 0) * 1024;
+  return {
+    tcpInUse: Number(tcp?.[1] ?? 0),
+    tcpMemBytes: Number(tcp?.[2] ?? 0) * PAGE,
+    slabBytes: kb('Slab'),
+    memAvailableBytes: kb('MemAvailable'),
+    loadavg1: os.loadavg()[0] ?? 0,
+  };
+}
+
+export function median(values: number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}

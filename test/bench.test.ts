@@ -1,0 +1,50 @@
+// `npm run bench -- --quick` end to end: Redis, the cluster, the load
+// generator, the samplers and the report. It checks that the report is
+// complete and self-consistent, never that a timing beats a threshold.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT } from './helpers/cluster.js';
+import { freePort } from './helpers/wait.js';
+import type { BenchResult } from '../src/bench/bench-result.js';
+
+const run = promisify(execFile);
+
+test('the quick benchmark writes a complete, self-consistent report and an index line', async (t) => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const port = await freePort();
+  const { stdout } = await run(process.execPath, [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--port', String(port), '--out', out], {
+    cwd: ROOT,
+    timeout: 240_000,
+  });
+  const files = await readdir(out);
+  const json = files.find((f) => /^\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d-3000\.json$/.test(f));
+  assert.ok(json, `a result file in ${files.join(', ')}`);
+  assert.ok(files.includes(json.replace('.json', '.md')));
+  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
+  assert.deepEqual(result.problems, []);
+
+  // The same facts, asserted here as well as by the benchmark itself.
+  assert.equal(result.established, 3000);
+  assert.equal(result.statusConnections, result.established, '/status_watcher agrees with the load generator');
+  assert.equal(result.failed.total, 0);
+  const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames;
+  assert.ok(received > 0 && received <= result.heartbeats.serverWritten, 'every heartbeat received was written');
+  assert.ok(result.heartbeats.serverWritten - received <= result.established, 'at most one heartbeat per stream in flight at the end');
+  assert.ok(result.samples.length >= result.settings.holdSeconds - 1, 'a sample a second over the hold');
+  for (const name of ['primary', 'redis', 'worker-1', 'worker-2']) assert.ok((result.memory.holdRssMedianBytes[name] ?? 0) > 0, `RSS of ${name}`);
+  assert.ok(result.memory.serverBytesPerConnection > 0);
+  assert.ok(result.cpu.microsecondsPerHeartbeat !== null && result.cpu.microsecondsPerHeartbeat > 0);
+  assert.ok(result.ping.samples > 0 && result.ping.burstRatePerSec > 0);
+  assert.ok(result.heartbeats.gapMs.p99 !== null);
+
+  // The markdown table names each of the original's four criteria.
+  for (const criterion of ['memory per connection', 'load per core', '/ping rate sustained', 'heartbeat gap p99']) assert.match(stdout, new RegExp(`\\| ${criterion.replace('/', '\\/')} \\|`));
+  const index = await readFile(path.join(out, 'index.md'), 'utf8');
+  assert.match(index, new RegExp(`\\| 3000 \\| 3000 \\| 0 \\|.*\\[${json}\\]`));
+});
