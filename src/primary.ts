@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Entry point: `node dist/primary.js`. The same file runs as the cluster
-// primary and, forked by it, as each worker.
+// primary and, forked by it, as each worker. Each role imports only its own
+// code: a large run has dozens of workers, and every module a worker loads
+// for nothing is paid for in each of them.
 import cluster from 'node:cluster';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logger.js';
-import { runPrimary } from './cluster/primary.js';
-import { runWorker } from './cluster/worker.js';
 
 if (cluster.isPrimary) {
   let config;
@@ -16,13 +16,17 @@ if (cluster.isPrimary) {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel, { role: 'primary' });
-  runPrimary(config, logger).catch((err: unknown) => {
-    logger.fatal({ err }, (err as Error).message);
-    process.exit(1);
-  });
+  import('./cluster/primary.js')
+    .then(({ runPrimary }) => runPrimary(config, logger))
+    .catch((err: unknown) => {
+      logger.fatal({ err }, (err as Error).message);
+      process.exit(1);
+    });
 } else {
-  runWorker().catch((err: unknown) => {
-    createLogger('info', { role: 'worker' }).fatal({ err }, (err as Error).message);
-    process.exit(1);
-  });
+  import('./cluster/worker.js')
+    .then(({ runWorker }) => runWorker())
+    .catch((err: unknown) => {
+      createLogger('info', { role: 'worker' }).fatal({ err }, (err as Error).message);
+      process.exit(1);
+    });
 }
