@@ -25,6 +25,7 @@ test('a bad value stops start-up with a message naming the variable and the valu
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud" is not valid/],
     [{ LEASE_MS: '60000' }, /^LEASE_MS="60000" is not valid/],
     [{ HOST_ID: 'a b' }, /^HOST_ID="a b" is not valid/],
+    [{ WORKER_NODE_FLAGS: '--inspect; rm -rf /' }, /^WORKER_NODE_FLAGS="--inspect; rm -rf \/" is not valid/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && message.test(err.message));

@@ -48,6 +48,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
 
   const supervisor = new Supervisor({
     workers: config.workers,
+    nodeFlags: config.workerNodeFlags,
     env: workerEnv(resolved),
     logger,
     onStats: (stats) => aggregator.update(stats),

@@ -8,6 +8,8 @@ import { isWorkerMessage, type PrimaryMessage, type WorkerStats } from './messag
 
 export interface SupervisorOptions {
   workers: number;
+  /** Added to the primary's own execArgv for each worker. */
+  nodeFlags: readonly string[];
   env: Record<string, string>;
   logger: Logger;
   onStats(stats: WorkerStats): void;
@@ -36,6 +38,7 @@ export class Supervisor extends EventEmitter {
 
   /** Forks every worker; resolves once all of them listen. */
   start(): Promise<void> {
+    cluster.setupPrimary({ execArgv: [...process.execArgv, ...this.options.nodeFlags] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
     cluster.on('message', (_worker, message: unknown) => {
       if (isWorkerMessage(message)) this.options.onStats(message.stats);
