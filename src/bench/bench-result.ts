@@ -68,6 +68,24 @@ export interface BenchResult {
   };
   loadgen: { exitCode: number | null; processes: number; endedBy: string; complete: boolean };
   samples: Sample[];
+  /** With --compare: million-sse against a bare node:net loop, medians of alternating runs. */
+  comparison: Comparison | null;
+}
+
+interface CompareSide {
+  microsecondsPerHeartbeat: number[];
+  bytesPerConnection: number[];
+  medianMicroseconds: number;
+  medianBytes: number;
+}
+
+export interface Comparison {
+  runs: number;
+  millionSse: CompareSide;
+  bare: CompareSide;
+  /** million-sse's median CPU per heartbeat over the bare loop's. */
+  cpuRatio: number;
+  memoryRatio: number;
 }
 
 /** What must hold in any complete run, whatever the timings: problems found, empty when none. */
@@ -106,11 +124,25 @@ export function markdownTable(result: BenchResult): string {
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
   ];
-  return [
+  const table = [
     `| criterion | original (1mc2) | million-sse, ${n} connections |`,
     '| --- | --- | --- |',
     ...rows.map((row) => `| ${row.join(' | ')} |`),
-  ].join('\n');
+  ];
+  const c = result.comparison;
+  if (c !== null) {
+    table.push(
+      '',
+      `Against a bare \`node:net\` SSE loop with a shared timing wheel, same machine, same N, ${c.runs} alternating runs each (medians):`,
+      '',
+      '| server | µs CPU per heartbeat (runs) | user-space bytes per connection (runs) |',
+      '| --- | --- | --- |',
+      `| million-sse | ${c.millionSse.medianMicroseconds} (${c.millionSse.microsecondsPerHeartbeat.join(', ')}) | ${c.millionSse.medianBytes} (${c.millionSse.bytesPerConnection.join(', ')}) |`,
+      `| bare node:net | ${c.bare.medianMicroseconds} (${c.bare.microsecondsPerHeartbeat.join(', ')}) | ${c.bare.medianBytes} (${c.bare.bytesPerConnection.join(', ')}) |`,
+      `| ratio | ${c.cpuRatio}x | ${c.memoryRatio}x |`,
+    );
+  }
+  return table.join('\n');
 }
 
 export const INDEX_HEADER = [

@@ -12,6 +12,9 @@ export interface BenchOptions {
   outDir: string;
   sources: string;
   port: number;
+  /** Also measure a bare node:net loop, alternating, `repeat` runs each. */
+  compare: boolean;
+  repeat: number;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -27,6 +30,10 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
   --workers N         server workers (default: enough that none passes its open-file limit)
   --sources LIST      load generator source addresses (default 127.0.1.1-127.0.1.100)
   --port P            server port (default 5252)
+  --compare           also measure a bare node:net SSE loop (one process) in
+                      alternating runs, and report the CPU and memory ratios;
+                      needs N under one process's open-file limit
+  --repeat K          runs of each with --compare (default 3)
   --quick             a few thousand connections, a short hold: a smoke test
   --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
   --out DIR           results folder (default bench/results)
@@ -52,6 +59,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       sources: { type: 'string' },
       port: { type: 'string' },
       quick: { type: 'boolean' },
+      compare: { type: 'boolean' },
+      repeat: { type: 'string' },
       'no-tune': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -70,5 +79,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     port: whole('port', values.port, 5252, 1),
     tune: !quick && values['no-tune'] !== true,
     outDir: values.out ?? 'bench/results',
+    compare: values.compare === true,
+    repeat: whole('repeat', values.repeat, 3, 1),
   };
 }
