@@ -1,0 +1,72 @@
+// The command line: flags in, validated options out, and the --help text.
+import { parseArgs } from 'node:util';
+import { DEFAULTS, toOptions, type LoadgenOptions, type RawOptions } from './options.js';
+
+export const USAGE = `Usage: million-sse-loadgen --url URL [flags]
+
+Opens many Server-Sent-Events connections to URL at a paced rate, holds them,
+checks the heartbeats that arrive, then closes them and writes a JSON report.
+
+  --url URL                 the SSE stream, http:// only (required)
+  --connections N           connections to open (default ${DEFAULTS.connections})
+  --rate R                  connection attempts per second, over all processes;
+                            0 = as fast as --max-pending allows (default ${DEFAULTS.rate})
+  --sources LIST            source addresses to bind, spread evenly:
+                            127.0.1.1-127.0.1.250, 127.0.1.1-250, or a,b,c
+                            (default: the OS picks; one address gets ~28k ports)
+  --hold S                  seconds to hold once every connection is open or
+                            has failed (default ${DEFAULTS.holdSeconds})
+  --duration S              hard cap on the whole run, ramp included
+                            (default: twice the ramp + timeout + hold + 120 s)
+  --id ID                   this client's name in a fleet (default: host name)
+  --heartbeat-ms MS         the interval the server promises; a silence longer
+                            than MS + 1000 counts as late; 0 = no check
+                            (default ${DEFAULTS.heartbeatMs})
+  --max-pending N           connection attempts in flight at once (default ${DEFAULTS.maxPending})
+  --connect-timeout-ms MS   from attempt to response head (default ${DEFAULTS.connectTimeoutMs})
+  --reconnect               reopen streams the server ends (counted as reconnects)
+  --processes N             client processes (default: as few as the open-file
+                            limit allows, read from /proc/self/limits)
+  --max-per-process N       connections per process (default: limit - 100)
+  --header "Name: value"    an extra request header; may be repeated
+  --report PATH             the JSON report (default loadgen-report-ID.json)
+  --progress-ms MS          progress interval on stderr; 0 = none
+                            (default ${DEFAULTS.progressMsTty} on a terminal, ${DEFAULTS.progressMsPlain} otherwise)
+  -h, --help                this text
+
+Exit status: 0 when the run ended (after the hold, at --duration, or on the
+first SIGINT/SIGTERM) and every process reported; 1 when a client process was
+lost or on a second signal; 2 for a bad flag.
+`;
+
+export type CliResult = { kind: 'help' } | { kind: 'run'; options: LoadgenOptions };
+
+/** Throws a ConfigError for a bad value, or parseArgs' own error for an unknown flag. */
+export function parseCli(argv: string[], isTTY: boolean): CliResult {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      url: { type: 'string' },
+      connections: { type: 'string' },
+      rate: { type: 'string' },
+      sources: { type: 'string' },
+      hold: { type: 'string' },
+      duration: { type: 'string' },
+      id: { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'max-pending': { type: 'string' },
+      'connect-timeout-ms': { type: 'string' },
+      reconnect: { type: 'boolean' },
+      processes: { type: 'string' },
+      'max-per-process': { type: 'string' },
+      header: { type: 'string', multiple: true },
+      report: { type: 'string' },
+      'progress-ms': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) return { kind: 'help' };
+  return { kind: 'run', options: toOptions(values as RawOptions, isTTY) };
+}

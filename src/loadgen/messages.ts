@@ -1,0 +1,24 @@
+// Messages between the coordinator and its client processes, over the IPC
+// channel that child_process.fork sets up (JSON serialisation).
+import type { ProcessShare } from './process-plan.js';
+import type { ClientProgress, ClientResult } from './report.js';
+
+export interface ClientPlan {
+  share: ProcessShare;
+  /** An IP address: the coordinator resolves a host name once for every process. */
+  host: string;
+  port: number;
+  /** The whole request, head and blank line, the same bytes for every connection. */
+  request: string;
+  sources: readonly string[];
+  connectTimeoutMs: number;
+  /** A silence longer than this is late; 0 turns the check off. */
+  lateAfterMs: number;
+  reconnect: boolean;
+  /** The process stops on its own this long after starting, should no stop arrive. */
+  deadlineMs: number;
+}
+
+export type CoordinatorMessage = { type: 'start'; plan: ClientPlan } | { type: 'stop' };
+
+export type ClientMessage = { type: 'progress'; progress: ClientProgress } | { type: 'result'; result: ClientResult };
