@@ -76,11 +76,16 @@ export function runPrimary(env: Record<string, string>): TestCluster {
 export async function startCluster(env: Record<string, string>): Promise<TestCluster> {
   const port = env.PORT ?? String(await freePort());
   const cluster = runPrimary({ WORKERS: '2', HOST: '127.0.0.1', ...env, PORT: port });
-  await Promise.race([
-    cluster.waitForLog((l) => l.msg.startsWith('million-sse listening'), 'the cluster to listen', 20_000),
-    cluster.exited.then(({ code }) => {
-      throw new Error(`the primary exited with ${code} before listening:\n${cluster.stderr()}\n${JSON.stringify(cluster.logs)}`);
-    }),
-  ]);
+  try {
+    await Promise.race([
+      cluster.waitForLog((l) => l.msg.startsWith('million-sse listening'), 'the cluster to listen', 20_000),
+      cluster.exited.then(({ code }) => {
+        throw new Error(`the primary exited with ${code} before listening:\n${cluster.stderr()}\n${JSON.stringify(cluster.logs)}`);
+      }),
+    ]);
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
   return cluster;
 }
