@@ -5,6 +5,7 @@ import path from 'node:path';
 import { BENCH_USAGE, parseBenchArgs } from './options.js';
 import { runBench } from './run-bench.js';
 import { INDEX_HEADER, consistencyProblems, indexRow, markdownTable } from './bench-result.js';
+import { writeChart } from './chart.js';
 
 const log = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -35,6 +36,13 @@ async function main(): Promise<number> {
   if (existing === '') await writeFile(index, `# Benchmark runs\n\n${INDEX_HEADER}\n`);
   await appendFile(index, `${indexRow(result, `${stem}.json`)}\n`);
   process.stdout.write(`${table}\n\nresult: ${jsonFile}\n`);
+  if (!options.quick) {
+    const charts = await writeChart(options.outDir).catch((err: unknown) => {
+      log(`chart not drawn: ${(err as Error).message}`);
+      return [];
+    });
+    if (charts.length > 0) log(`chart: ${charts.join(', ')}`);
+  }
   if (problems.length > 0) {
     process.stderr.write(`the run is not self-consistent:\n- ${problems.join('\n- ')}\n`);
     return 1;
