@@ -12,6 +12,7 @@ import { isPrimaryMessage, type WorkerMessage } from './messages.js';
 
 const REPORT_MS = 1_000;
 const LOOP_DELAY_RESOLUTION_MS = 20;
+const LISTEN_BACKLOG = 65_535;
 const FINAL_REPORT_TIMEOUT_MS = 1_000;
 
 export async function runWorker(): Promise<void> {
@@ -104,7 +105,9 @@ export async function runWorker(): Promise<void> {
     void finish(1);
   });
 
-  await app.listen({ port: config.port, host: config.host });
+  // A ramp of thousands of connections a second overflows Node's default
+  // accept backlog of 511; the kernel caps this at net.core.somaxconn.
+  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
   registry.start();
   logger.debug({ port: config.port }, 'worker listening');
 }
