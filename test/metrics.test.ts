@@ -88,22 +88,22 @@ describe('the metrics registry', () => {
 });
 
 describe('GET /metrics on one worker', () => {
-  test('answers 503 with Retry-After until the primary has sent the text, then serves it', async () => {
+  test('answers 503 with Retry-After while the primary gives no text, then serves what it gives', async () => {
     const app = Fastify();
     installErrorHandling(app);
-    const source: { metrics?: string } = {};
-    metricsRoute(app, source);
+    let text: string | undefined;
+    metricsRoute(app, { fetchMetrics: async () => text });
 
     const early = await app.inject('/metrics');
     assert.equal(early.statusCode, 503);
     assert.equal(early.headers['retry-after'], '5');
     assert.equal(early.json().code, 'MSSE_METRICS_NOT_READY');
 
-    source.metrics = '# TYPE msse_connections gauge\nmsse_connections 3\n';
+    text = '# TYPE msse_connections gauge\nmsse_connections 3\n';
     const ready = await app.inject('/metrics');
     assert.equal(ready.statusCode, 200);
     assert.equal(ready.headers['content-type'], prometheusContentType);
-    assert.equal(ready.body, source.metrics);
+    assert.equal(ready.body, text);
     await app.close();
   });
 });

@@ -13,24 +13,30 @@ export interface WorkerStats {
   watchers: number;
   rss: number;
   heapUsed: number;
-  /** Mean event-loop delay over the last second, in milliseconds. */
+  /** Mean event-loop delay over the last second, in milliseconds (the lateness of the heartbeat timer's ticks). */
   eventLoopDelayMs: number;
-  /** p99 event-loop delay over the last second, in milliseconds. */
+  /** Worst event-loop delay over the last second, in milliseconds (about 10 ticks: their p99 is their maximum). */
   eventLoopDelayP99Ms: number;
 }
 
-export type WorkerMessage = { type: 'stats'; stats: WorkerStats };
+export type WorkerMessage =
+  | { type: 'stats'; stats: WorkerStats }
+  /** A GET /metrics arrived; the primary answers with a `metrics` message carrying the same id. */
+  | { type: 'metrics-request'; id: number }
+  /** Whether this worker has status watchers, i.e. wants the status feed's events. */
+  | { type: 'watching'; watching: boolean };
 
 export type PrimaryMessage =
   /** The status feed's next event, serialised once by the primary. */
   | { type: 'snapshot'; json: string }
-  /** GET /metrics's body for the whole cluster, rendered once a second by the primary. */
-  | { type: 'metrics'; text: string }
+  /** The answer to a metrics-request: Prometheus text for the whole cluster. */
+  | { type: 'metrics'; id: number; text: string }
   /** Stop accepting and end the streams over DRAIN_MS. */
   | { type: 'drain' };
 
 export function isWorkerMessage(message: unknown): message is WorkerMessage {
-  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === 'stats';
+  const type = (message as { type?: unknown } | null)?.type;
+  return type === 'stats' || type === 'metrics-request' || type === 'watching';
 }
 
 export function isPrimaryMessage(message: unknown): message is PrimaryMessage {

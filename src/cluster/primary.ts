@@ -31,6 +31,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   const store = new RedisCounterStore(redis, config);
   const aggregator = new StatusAggregator(config.hostId);
   const metrics = new ClusterMetrics();
+  /** Workers that have status watchers. */
+  const watching = new Set<number>();
 
   // Dead workers whose share could not be removed yet (Redis was down); retried every tick.
   const deadWorkers = new Set<number>();
@@ -51,9 +53,19 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     nodeFlags: config.workerNodeFlags,
     env: workerEnv(resolved),
     logger,
-    onStats: (stats) => aggregator.update(stats),
+    onMessage: (workerId, message, reply) => {
+      if (message.type === 'stats') aggregator.update(message.stats);
+      else if (message.type === 'watching') {
+        if (message.watching) watching.add(workerId);
+        else watching.delete(workerId);
+      } else {
+        // Rendered on demand: most seconds nobody scrapes, and a large run has dozens of workers.
+        void metrics.render().then((text) => reply({ type: 'metrics', id: message.id, text }));
+      }
+    },
     onWorkerDied: (id) => {
       aggregator.remove(id);
+      watching.delete(id);
       deadWorkers.add(id);
       removeDead();
     },
@@ -73,10 +85,10 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
         }
       }
       const snapshot = aggregator.snapshot(count);
-      supervisor.broadcast({ type: 'snapshot', json: JSON.stringify(snapshot) });
-      // Rendered once here rather than on each scrape in each worker.
       metrics.update(snapshot, aggregator.countedTotals);
-      supervisor.broadcast({ type: 'metrics', text: await metrics.render() });
+      // Only workers with watchers get the feed: with dozens of workers,
+      // sending it to every one would cost each of them a JSON parse a second for nothing.
+      if (watching.size > 0) supervisor.broadcast({ type: 'snapshot', json: JSON.stringify(snapshot) }, (id) => watching.has(id));
     })();
   }, STATUS_MS);
 

@@ -4,7 +4,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
-import { isWorkerMessage, type PrimaryMessage, type WorkerStats } from './messages.js';
+import { isWorkerMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
 
 export interface SupervisorOptions {
   workers: number;
@@ -12,7 +12,8 @@ export interface SupervisorOptions {
   nodeFlags: readonly string[];
   env: Record<string, string>;
   logger: Logger;
-  onStats(stats: WorkerStats): void;
+  /** A message from a worker; `reply` answers that worker alone. */
+  onMessage(workerId: number, message: WorkerMessage, reply: (message: PrimaryMessage) => void): void;
   /** A worker died without draining; its share of the count must go. */
   onWorkerDied(workerId: number): void;
 }
@@ -40,8 +41,11 @@ export class Supervisor extends EventEmitter {
   start(): Promise<void> {
     cluster.setupPrimary({ execArgv: [...process.execArgv, ...this.options.nodeFlags] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
-    cluster.on('message', (_worker, message: unknown) => {
-      if (isWorkerMessage(message)) this.options.onStats(message.stats);
+    cluster.on('message', (worker, message: unknown) => {
+      if (!isWorkerMessage(message)) return;
+      this.options.onMessage(worker.id, message, (answer) => {
+        if (worker.isConnected()) worker.send(answer);
+      });
     });
     const listening = new Promise<void>((resolve) => {
       let count = 0;
@@ -56,9 +60,10 @@ export class Supervisor extends EventEmitter {
     return listening;
   }
 
-  broadcast(message: PrimaryMessage): void {
+  /** Sends to every worker, or to those `only` accepts. */
+  broadcast(message: PrimaryMessage, only?: (workerId: number) => boolean): void {
     for (const worker of this.workers) {
-      if (worker.isConnected()) worker.send(message);
+      if (worker.isConnected() && (only === undefined || only(worker.id))) worker.send(message);
     }
   }
 

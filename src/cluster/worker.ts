@@ -1,7 +1,6 @@
 // One worker: a Fastify server holding its share of the streams, reporting its
 // count to Redis and its figures to the primary once a second.
 import cluster from 'node:cluster';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { workerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
 import { buildServer } from '../http/server.js';
@@ -11,7 +10,7 @@ import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
 
 const REPORT_MS = 1_000;
-const LOOP_DELAY_RESOLUTION_MS = 20;
+const METRICS_TIMEOUT_MS = 2_000;
 const LISTEN_BACKLOG = 65_535;
 const FINAL_REPORT_TIMEOUT_MS = 1_000;
 
@@ -20,7 +19,24 @@ export async function runWorker(): Promise<void> {
   const workerId = cluster.worker?.id ?? 0;
   const logger = createLogger(config.logLevel, { role: 'worker', worker: workerId });
 
-  const state = createWorkerState(config);
+  const state = createWorkerState(config, (watching) => process.send?.({ type: 'watching', watching } satisfies WorkerMessage));
+  // GET /metrics asks the primary and waits for the answer with the same id.
+  const metricsWaiting = new Map<number, (text: string | undefined) => void>();
+  let metricsId = 0;
+  state.fetchMetrics = () =>
+    new Promise((resolve) => {
+      const id = ++metricsId;
+      const timer = setTimeout(() => {
+        metricsWaiting.delete(id);
+        resolve(undefined);
+      }, METRICS_TIMEOUT_MS);
+      metricsWaiting.set(id, (text) => {
+        clearTimeout(timer);
+        metricsWaiting.delete(id);
+        resolve(text);
+      });
+      process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage);
+    });
   const { registry, watchers } = state;
 
   // The primary resolved the Redis URL before forking.
@@ -28,19 +44,13 @@ export async function runWorker(): Promise<void> {
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 
-  // The histogram records each sampling timer's whole interval, so the
-  // resolution is subtracted to leave the delay itself. A coarse resolution
-  // keeps the sampler cheap in each of the many workers of a large run.
-  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
-  loopDelay.enable();
-  const delayMs = (nanoseconds: number): number =>
-    Number.isNaN(nanoseconds) ? 0 : Math.max(0, nanoseconds / 1e6 - LOOP_DELAY_RESOLUTION_MS);
 
   const tick = setInterval(() => {
     // Absolute and unconditional: this also renews the host's lease and puts
     // the count back after Redis restarts empty. Failures are retried by the next tick.
     store.report(field, registry.size).catch(() => undefined);
     const counters = registry.counters();
+    const loopDelay = registry.takeLoopDelay();
     const memory = process.memoryUsage();
     const message: WorkerMessage = {
       type: 'stats',
@@ -56,11 +66,10 @@ export async function runWorker(): Promise<void> {
         watchers: watchers.size,
         rss: memory.rss,
         heapUsed: memory.heapUsed,
-        eventLoopDelayMs: delayMs(loopDelay.mean),
-        eventLoopDelayP99Ms: delayMs(loopDelay.percentile(99)),
+        eventLoopDelayMs: loopDelay.meanMs,
+        eventLoopDelayP99Ms: loopDelay.maxMs,
       },
     };
-    loopDelay.reset();
     process.send?.(message);
   }, REPORT_MS);
   tick.unref();
@@ -91,7 +100,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isPrimaryMessage(message)) return;
     if (message.type === 'snapshot') watchers.publish(message.json);
-    else if (message.type === 'metrics') state.metrics = message.text;
+    else if (message.type === 'metrics') metricsWaiting.get(message.id)?.(message.text);
     else void drain();
   });
   // The primary coordinates shutdown; a signal that reaches the worker directly

@@ -85,6 +85,11 @@ export class ConnectionRegistry {
     };
   }
 
+  /** The event loop's delay since the last call, as the heartbeat timer saw it. */
+  takeLoopDelay(): { meanMs: number; maxMs: number } {
+    return this.wheel.takeLateness();
+  }
+
   /** Runs the wheel's due buckets now; for tests driving their own clock. */
   advance(): void {
     this.wheel.advance();

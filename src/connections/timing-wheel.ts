@@ -40,6 +40,12 @@ export class TimingWheel<T extends Slotted> {
   private nextFireAt: number;
   private timer: NodeJS.Timeout | undefined;
   private count = 0;
+  // How late the timer fires is the event loop's delay, measured for free by
+  // a timer that runs anyway (a separate sampler would wake every worker
+  // dozens of times a second).
+  private lateSumMs = 0;
+  private lateMaxMs = 0;
+  private lateSamples = 0;
 
   constructor(options: TimingWheelOptions<T>) {
     this.periodMs = options.periodMs;
@@ -98,12 +104,25 @@ export class TimingWheel<T extends Slotted> {
     if (this.timer !== undefined) return;
     this.nextFireAt = this.now() + this.tickMs;
     const run = (): void => {
+      const late = Math.max(0, this.now() - this.nextFireAt);
+      this.lateSumMs += late;
+      this.lateMaxMs = Math.max(this.lateMaxMs, late);
+      this.lateSamples++;
       this.advance();
       this.timer = setTimeout(run, Math.max(0, this.nextFireAt - this.now()));
       this.timer.unref();
     };
     this.timer = setTimeout(run, this.tickMs);
     this.timer.unref();
+  }
+
+  /** Mean and worst lateness of the ticks since the last call, in milliseconds. */
+  takeLateness(): { meanMs: number; maxMs: number } {
+    const result = { meanMs: this.lateSamples === 0 ? 0 : this.lateSumMs / this.lateSamples, maxMs: this.lateMaxMs };
+    this.lateSumMs = 0;
+    this.lateMaxMs = 0;
+    this.lateSamples = 0;
+    return result;
   }
 
   stop(): void {

@@ -10,11 +10,11 @@ export interface WorkerState {
   readonly watchers: StatusWatchers;
   draining: boolean;
   pings: number;
-  /** The primary's latest Prometheus text, for GET /metrics; absent until the first arrives. */
-  metrics?: string;
+  /** Asks the primary for the cluster's Prometheus text, for GET /metrics. */
+  fetchMetrics?: () => Promise<string | undefined>;
 }
 
-export function createWorkerState(config: Config): WorkerState {
+export function createWorkerState(config: Config, onWatching?: (watching: boolean) => void): WorkerState {
   return {
     config,
     registry: new ConnectionRegistry({
@@ -23,7 +23,7 @@ export function createWorkerState(config: Config): WorkerState {
       maxConnections: config.maxConnectionsPerWorker,
       maxUnsentBytes: config.maxUnsentBytes,
     }),
-    watchers: new StatusWatchers(config.maxUnsentBytes),
+    watchers: new StatusWatchers(config.maxUnsentBytes, onWatching),
     draining: false,
     pings: 0,
   };

@@ -10,7 +10,9 @@ import type { ClientResult } from './report.js';
 const PROGRESS_MS = 1_000;
 // monitorEventLoopDelay records the time between its own timer's runs, so
 // every sample includes this resolution; it is subtracted to leave the delay.
-const LOOP_DELAY_RESOLUTION_MS = 10;
+// Coarse on purpose: a large run has dozens of client processes, and each
+// wake-up of each of them costs the machine the server runs on.
+const LOOP_DELAY_RESOLUTION_MS = 250;
 
 function send(message: ClientMessage, then?: () => void): void {
   if (!process.connected) {

@@ -16,7 +16,13 @@ import type { ClientProgress, Counts } from './report.js';
 import { BodyScanner, MAX_HEAD_BYTES, parseHead } from './sse-scanner.js';
 import { TokenBucket } from './token-bucket.js';
 
-const TICK_MS = 10;
+// The pacing timer runs often enough to open about MAX_OPENS_PER_PACED_TICK
+// per tick, between 10 and 100 ms: a fleet of dozens of client processes at a
+// few dozen connections a second each would otherwise wake the machine 100
+// times a second per process for one connection.
+const MIN_TICK_MS = 10;
+const MAX_TICK_MS = 100;
+const MAX_OPENS_PER_PACED_TICK = 8;
 const TIMEOUT_SCAN_MS = 250;
 // Bounds the work of one tick when unpaced, so the event loop keeps reading.
 const MAX_OPENS_PER_TICK = 1_000;
@@ -116,7 +122,9 @@ export class ConnectionPool {
   }
 
   start(): void {
-    this.tickTimer = setInterval(() => this.tick(performance.now()), TICK_MS);
+    const rate = this.plan.share.rate;
+    const tickMs = rate <= 0 ? MIN_TICK_MS : Math.min(MAX_TICK_MS, Math.max(MIN_TICK_MS, Math.round((1_000 * MAX_OPENS_PER_PACED_TICK) / rate)));
+    this.tickTimer = setInterval(() => this.tick(performance.now()), tickMs);
     this.scanTimer = setInterval(() => this.expire(performance.now()), TIMEOUT_SCAN_MS);
     this.tick(performance.now());
   }

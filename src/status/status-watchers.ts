@@ -9,10 +9,21 @@ export class StatusWatchers {
   private latest: string | undefined;
   private readonly onGone: (this: Socket) => void;
 
-  constructor(private readonly maxUnsentBytes: number) {
-    const sockets = this.sockets;
+  /**
+   * `onWatching` hears when this worker gains its first watcher or loses its
+   * last: the primary sends the feed only to workers that have watchers.
+   */
+  constructor(
+    private readonly maxUnsentBytes: number,
+    private readonly onWatching: (watching: boolean) => void = () => undefined,
+  ) {
+    const watchers = this;
     this.onGone = function onGone(this: Socket) {
-      sockets.delete(this);
+      if (watchers.sockets.delete(this) && watchers.sockets.size === 0) {
+        // Events stop coming; a later watcher must not be shown a stale one.
+        watchers.latest = undefined;
+        watchers.onWatching(false);
+      }
     };
   }
 
@@ -28,6 +39,7 @@ export class StatusWatchers {
   add(socket: Socket): void {
     this.sockets.add(socket);
     holdSocket(socket, this.onGone);
+    if (this.sockets.size === 1) this.onWatching(true);
   }
 
   publish(json: string): void {

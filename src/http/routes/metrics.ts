@@ -1,6 +1,7 @@
-// GET /metrics : Prometheus text for the whole cluster. The primary renders it
-// once a second (see status/metrics.ts) and every worker keeps the latest copy,
-// so a scrape costs a worker one write and never a round trip to its siblings.
+// GET /metrics : Prometheus text for the whole cluster. The primary keeps the
+// registry (see status/metrics.ts) and renders it when a worker asks over IPC,
+// so a scrape costs one round trip to the primary and nothing is sent to the
+// workers on the seconds nobody scrapes.
 import type { FastifyInstance } from 'fastify';
 import { MetricsNotReady } from '../../errors.js';
 
@@ -9,14 +10,16 @@ import { MetricsNotReady } from '../../errors.js';
 const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface MetricsSource {
-  /** The primary's latest rendering; undefined until the first one arrives. */
-  readonly metrics?: string | undefined;
+  /** The primary's rendering for the whole cluster; undefined when it cannot be had (no primary, no answer in time). */
+  fetchMetrics?: () => Promise<string | undefined>;
 }
 
 export function metricsRoute(app: FastifyInstance, source: MetricsSource): void {
-  app.get('/metrics', (_request, reply) => {
-    // Within a second of a worker starting; 503 with Retry-After tells the scraper to come back.
-    if (source.metrics === undefined) throw new MetricsNotReady();
-    reply.header('content-type', PROMETHEUS_CONTENT_TYPE).header('cache-control', 'no-store').send(source.metrics);
+  app.get('/metrics', async (_request, reply) => {
+    const text = await source.fetchMetrics?.();
+    // 503 with Retry-After tells the scraper to come back.
+    if (text === undefined) throw new MetricsNotReady();
+    reply.header('content-type', PROMETHEUS_CONTENT_TYPE).header('cache-control', 'no-store');
+    return text;
   });
 }
