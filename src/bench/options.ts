@@ -12,6 +12,7 @@ export interface BenchOptions {
   outDir: string;
   sources: string;
   port: number;
+  maxPending: number;
   /** Also measure a bare node:net loop, alternating, `repeat` runs each. */
   compare: boolean;
   repeat: number;
@@ -29,6 +30,10 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
   --heartbeat-ms MS   the server's HEARTBEAT_MS (default 15000; --quick: 2000)
   --workers N         server workers (default: enough that none passes its open-file limit)
   --sources LIST      load generator source addresses (default 127.0.1.1-127.0.1.100)
+  --max-pending N     connection attempts in flight over all load generator
+                      processes (default 20000): with a hundred processes on two
+                      cores each hop waits its turn for a CPU, so the ramp is
+                      bounded by attempts in flight / setup latency
   --port P            server port (default 5252)
   --compare           also measure a bare node:net SSE loop (one process) in
                       alternating runs, and report the CPU and memory ratios;
@@ -57,6 +62,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'heartbeat-ms': { type: 'string' },
       workers: { type: 'string' },
       sources: { type: 'string' },
+      'max-pending': { type: 'string' },
       port: { type: 'string' },
       quick: { type: 'boolean' },
       compare: { type: 'boolean' },
@@ -79,6 +85,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     port: whole('port', values.port, 5252, 1),
     tune: !quick && values['no-tune'] !== true,
     outDir: values.out ?? 'bench/results',
+    maxPending: whole('max-pending', values['max-pending'], 20_000, 1),
     compare: values.compare === true,
     repeat: whole('repeat', values.repeat, 3, 1),
   };

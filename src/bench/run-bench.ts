@@ -78,6 +78,7 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
       '--url', target.streamUrl,
       '--connections', String(options.connections),
       '--rate', String(options.rate),
+      '--max-pending', String(options.maxPending),
       '--sources', options.sources,
       '--hold', String(options.holdSeconds + BURST_SECONDS + 3),
       '--heartbeat-ms', String(options.heartbeatMs),
@@ -96,13 +97,18 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
   try {
     const rampBudgetMs = (options.connections / options.rate) * 3_000 + 120_000;
     const rampDeadline = Date.now() + rampBudgetMs;
+    // A ramp that stalls is a finding, not a crash: the run holds what it got
+    // and the report says how far it came (the consistency check flags it).
     while (target.connections() !== options.connections) {
       if (loadgen.exitCode !== null) throw new Error(`the load generator exited (${loadgen.exitCode}) before ${options.connections} were established`);
-      if (Date.now() > rampDeadline) throw new Error(`${target.connections()} of ${options.connections} established after ${rampBudgetMs} ms`);
+      if (Date.now() > rampDeadline) {
+        log(`${target.name}: the ramp stalled: ${target.connections()} of ${options.connections} established after ${rampBudgetMs / 1000} s; holding those`);
+        break;
+      }
       await sleep(100);
     }
     const rampMs = performance.now() - loadStarted;
-    log(`${target.name}: all ${options.connections} established in ${(rampMs / 1000).toFixed(1)} s; holding ${options.holdSeconds} s`);
+    if (target.connections() === options.connections) log(`${target.name}: all ${options.connections} established in ${(rampMs / 1000).toFixed(1)} s; holding ${options.holdSeconds} s`);
 
     // The hold. CPU and heartbeats are read at both ends of the same window.
     prober?.start();
