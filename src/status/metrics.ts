@@ -1,7 +1,7 @@
 // The cluster's Prometheus metrics. The primary owns the one registry and sets
-// it from the same per-second aggregate that feeds /status_watcher, renders the
-// text once a second and sends it to every worker, so GET /metrics on whichever
-// worker the connection lands on answers for the whole cluster. (prom-client's
+// it from the same per-second aggregate that feeds /status_watcher, and renders
+// the text when a worker asks for it, so GET /metrics on whichever worker the
+// connection lands on answers for the whole cluster. (prom-client's
 // AggregatorRegistry would instead ask every worker over IPC on every scrape.)
 // Names follow https://prometheus.io/docs/practices/naming/ : base units
 // (seconds, bytes) and `_total` on counters.
@@ -34,7 +34,7 @@ export class ClusterMetrics {
   private readonly workerRss = this.gauge('msse_worker_resident_memory_bytes', 'Resident memory of each worker.', ['worker']);
   private readonly workerHeap = this.gauge('msse_worker_heap_used_bytes', 'V8 heap in use in each worker.', ['worker']);
   private readonly loopDelay = this.gauge('msse_event_loop_delay_seconds', "Mean event-loop delay of each worker over the last second.", ['worker']);
-  private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second.", ['worker']);
+  private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second (the worst of its ~10 heartbeat-timer ticks).", ['worker']);
 
   constructor() {
     for (const [key, name, help] of COUNTERS) {
