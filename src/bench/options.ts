@@ -31,9 +31,9 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
   --workers N         server workers (default: enough that none passes its open-file limit)
   --sources LIST      load generator source addresses (default 127.0.1.1-127.0.1.100)
   --max-pending N     connection attempts in flight over all load generator
-                      processes (default 20000): with a hundred processes on two
-                      cores each hop waits its turn for a CPU, so the ramp is
-                      bounded by attempts in flight / setup latency
+                      processes (default 2000). The ramp is bounded by attempts
+                      in flight / set-up latency; more in flight than the
+                      server's primary can hold in open files floods it
   --port P            server port (default 5252)
   --compare           also measure a bare node:net SSE loop (one process) in
                       alternating runs, and report the CPU and memory ratios;
@@ -85,7 +85,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     port: whole('port', values.port, 5252, 1),
     tune: !quick && values['no-tune'] !== true,
     outDir: values.out ?? 'bench/results',
-    maxPending: whole('max-pending', values['max-pending'], 20_000, 1),
+    maxPending: whole('max-pending', values['max-pending'], 2_000, 1),
     compare: values.compare === true,
     repeat: whole('repeat', values.repeat, 3, 1),
   };

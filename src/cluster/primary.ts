@@ -89,8 +89,14 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       // Only workers with watchers get the feed: with dozens of workers,
       // sending it to every one would cost each of them a JSON parse a second for nothing.
       if (watching.size > 0) supervisor.broadcast({ type: 'snapshot', json: JSON.stringify(snapshot) }, (id) => watching.has(id));
-    })();
+    })().catch((err: unknown) => {
+      // The primary is the one process whose crash takes every stream down:
+      // a failed status tick is logged and the next second tries again.
+      statusFailures++;
+      if (statusFailures === 1 || statusFailures % 60 === 0) logger.error({ err, failures: statusFailures }, 'status tick failed');
+    });
   }, STATUS_MS);
+  let statusFailures = 0;
 
   installShutdown({
     logger,

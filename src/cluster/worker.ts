@@ -51,7 +51,14 @@ export async function runWorker(): Promise<void> {
     store.report(field, registry.size).catch(() => undefined);
     const counters = registry.counters();
     const loopDelay = registry.takeLoopDelay();
-    const memory = process.memoryUsage();
+    // memoryUsage() opens /proc/self/status; at the open-file limit it throws
+    // EMFILE, and a figure is not worth a worker's life.
+    let memory = { rss: 0, heapUsed: 0 };
+    try {
+      memory = process.memoryUsage();
+    } catch {
+      // reported as 0 this second
+    }
     const message: WorkerMessage = {
       type: 'stats',
       stats: {

@@ -39,6 +39,20 @@ export interface StatusSnapshot {
 }
 
 export type Totals = StatusSnapshot['totals'];
+
+/**
+ * The primary's own RSS. Reading it opens /proc/self/stat, which fails with
+ * EMFILE while a connection flood has the primary at its open-file limit
+ * (it holds each accepted socket until a worker takes it); a missing figure
+ * must not take the primary down.
+ */
+function primaryRss(): number {
+  try {
+    return process.memoryUsage.rss();
+  } catch {
+    return 0;
+  }
+}
 const TOTAL_KEYS = ['opened', 'closed', 'dropped', 'pings', 'heartbeats'] as const;
 
 export class StatusAggregator {
@@ -99,7 +113,7 @@ export class StatusAggregator {
         id: this.hostId,
         connections: this.hostConnections(),
         workers: this.latest.size,
-        rss: rss + process.memoryUsage.rss(),
+        rss: rss + primaryRss(),
         cores: os.availableParallelism(),
         loadavg: os.loadavg(),
         totalmem: os.totalmem(),
