@@ -44,7 +44,6 @@ export async function runWorker(): Promise<void> {
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 
-
   const tick = setInterval(() => {
     // Absolute and unconditional: this also renews the host's lease and puts
     // the count back after Redis restarts empty. Failures are retried by the next tick.
