@@ -41,6 +41,25 @@ test('without REDIS_URL and with nothing on the port, the primary runs redis-ser
   }
 });
 
+test('Ctrl-C (SIGINT to the whole process group) drains cleanly: the managed Redis outlives the drain', async () => {
+  const redisPort = await freePort();
+  // A drain long enough for a signalled Redis to be gone before it ends.
+  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), WORKERS: '2', DRAIN_MS: '1500' }, true);
+  try {
+    const stream = openSse(cluster.port);
+    await stream.waitForText('retry:');
+    process.kill(-cluster.child.pid!, 'SIGINT');
+    assert.equal((await cluster.exited).code, 0);
+    await stream.closed;
+    const messages = cluster.logs.map((l) => l.msg);
+    assert.ok(!messages.includes('redis-server exited; restarting it'), 'Redis was not hit by the terminal signal');
+    assert.ok(!messages.some((m) => m.startsWith('could not remove')), "the host's count was removed");
+    assert.equal(await answersPing(redisPort), false, 'the managed redis-server stops with the primary');
+  } finally {
+    await cluster.stop();
+  }
+});
+
 test('without redis-server installed, the primary exits 1 and says how to install it', async () => {
   const primary = runPrimary({ PATH: '/nonexistent', MANAGED_REDIS_PORT: String(await freePort()), WORKERS: '1' });
   assert.equal((await primary.exited).code, 1);

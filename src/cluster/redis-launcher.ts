@@ -39,7 +39,10 @@ export function answersPing(port: number, host = '127.0.0.1', timeoutMs = 500): 
 
 function startChild(port: number): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group: Ctrl-C in a terminal signals the whole foreground
+    // group, and Redis must outlive the drain that signal starts (the workers
+    // report their last counts to it); the primary stops it at the very end.
+    const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString()).slice(-2_000);

@@ -26,9 +26,11 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
-export function runPrimary(env: Record<string, string>): TestCluster {
+/** `ownGroup`: start it in its own process group, as a shell does, so a test can signal the whole group like Ctrl-C. */
+export function runPrimary(env: Record<string, string>, ownGroup = false): TestCluster {
   const child = spawn(process.execPath, [PRIMARY], {
     cwd: ROOT,
+    detached: ownGroup,
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -73,9 +75,9 @@ export function runPrimary(env: Record<string, string>): TestCluster {
 }
 
 /** Starts the cluster and waits until every worker listens. */
-export async function startCluster(env: Record<string, string>): Promise<TestCluster> {
+export async function startCluster(env: Record<string, string>, ownGroup = false): Promise<TestCluster> {
   const port = env.PORT ?? String(await freePort());
-  const cluster = runPrimary({ WORKERS: '2', HOST: '127.0.0.1', ...env, PORT: port });
+  const cluster = runPrimary({ WORKERS: '2', HOST: '127.0.0.1', ...env, PORT: port }, ownGroup);
   try {
     await Promise.race([
       cluster.waitForLog((l) => l.msg.startsWith('million-sse listening'), 'the cluster to listen', 20_000),
