@@ -11,7 +11,8 @@ import type { Report as LoadgenReport } from '../loadgen/report.js';
 import type { BenchOptions } from './options.js';
 import { childrenOf, cpuSecondsOf, kernelSample, median, percentile, rssOf, type KernelSample } from './proc-sampler.js';
 import { PingProber, pingBurst } from './ping-prober.js';
-import { DIST, openLog } from './server-under-test.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DIST, freePort, openLog } from './server-under-test.js';
 import { startBare, startMillionSse, type Target, type TargetOptions } from './targets.js';
 import type { BenchResult, Sample } from './bench-result.js';
 
@@ -25,17 +26,6 @@ const FD_MARGIN = 200;
 
 type Log = (line: string) => void;
 
-async function freePort(): Promise<number> {
-  const net = await import('node:net');
-  return new Promise((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Measurement {
   target: Target['name'];

@@ -2,9 +2,10 @@
 // the cluster (node dist/primary.js), with their output in a log file.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { REDIS_CONF, answersPing } from '../cluster/redis-launcher.js';
+import { startRedisServer } from '../cluster/redis-launcher.js';
 
 export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -14,7 +15,7 @@ export interface Started {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-function started(child: ChildProcess): Started {
+export function started(child: ChildProcess): Started {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return {
     child,
@@ -26,16 +27,8 @@ function started(child: ChildProcess): Started {
   };
 }
 
-export async function startRedisServer(port: number, log: WriteStream): Promise<Started> {
-  const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout?.pipe(log, { end: false });
-  child.stderr?.pipe(log, { end: false });
-  const deadline = Date.now() + 10_000;
-  while (!(await answersPing(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}; see the log`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return started(child);
+export async function startRedis(port: number): Promise<Started> {
+  return started(await startRedisServer(port));
 }
 
 export function startCluster(env: Record<string, string>, log: WriteStream): Started {
@@ -46,6 +39,18 @@ export function startCluster(env: Record<string, string>, log: WriteStream): Sta
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   return started(child);
+}
+
+/** A port nothing listens on right now, on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 export function openLog(file: string): WriteStream {

@@ -3,8 +3,9 @@
 import { spawn } from 'node:child_process';
 import type { WriteStream } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { StatusFollower } from './status-follower.js';
-import { DIST, startCluster, startRedisServer, type Started } from './server-under-test.js';
+import { DIST, startCluster, startRedis, started } from './server-under-test.js';
 
 export interface Target {
   name: 'million-sse' | 'bare-node-net';
@@ -30,10 +31,9 @@ export interface TargetOptions {
   log: WriteStream;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function startMillionSse(options: TargetOptions): Promise<Target> {
-  const redis = await startRedisServer(options.redisPort, options.log);
+  const redis = await startRedis(options.redisPort);
   const cluster = startCluster(
     {
       PORT: String(options.port),
@@ -93,23 +93,16 @@ export async function startBare(options: TargetOptions): Promise<Target> {
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('the bare server did not start');
     await sleep(100);
   }
-  const started: Started = {
-    child,
-    pid: child.pid!,
-    stop: () => new Promise((resolve) => {
-      child.once('exit', (code) => resolve(code));
-      child.kill('SIGTERM');
-    }),
-  };
+  const server = started(child);
   return {
     name: 'bare-node-net',
     streamUrl: `http://127.0.0.1:${options.port}/`,
     pingUrl: undefined,
-    pids: () => ({ server: started.pid }),
+    pids: () => ({ server: server.pid }),
     connections: () => latest.connections,
     heartbeatsWritten: () => latest.heartbeats,
     stop: async () => {
-      await started.stop();
+      await server.stop();
     },
   };
 }

@@ -71,6 +71,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     },
   });
 
+  let statusFailures = 0;
   const statusTick = setInterval(() => {
     void (async () => {
       let count: ClusterCount | null = null;
@@ -96,7 +97,6 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       if (statusFailures === 1 || statusFailures % 60 === 0) logger.error({ err, failures: statusFailures }, 'status tick failed');
     });
   }, STATUS_MS);
-  let statusFailures = 0;
 
   installShutdown({
     logger,

@@ -37,12 +37,17 @@ export function answersPing(port: number, host = '127.0.0.1', timeoutMs = 500): 
   });
 }
 
-function startChild(port: number): Promise<ChildProcess> {
+/**
+ * Runs `redis-server redis.conf` on `port` and resolves once it answers PING;
+ * rejects with its last output if it exits or stays silent. The primary, the
+ * benchmark and the tests all start Redis through this one function.
+ * `ownProcessGroup`: Ctrl-C in a terminal signals the whole foreground group,
+ * and the primary's Redis must outlive the drain that signal starts (the
+ * workers report their last counts to it); the primary stops it at the end.
+ */
+export function startRedisServer(port: number, { ownProcessGroup = false } = {}): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    // Its own process group: Ctrl-C in a terminal signals the whole foreground
-    // group, and Redis must outlive the drain that signal starts (the workers
-    // report their last counts to it); the primary stops it at the very end.
-    const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroup });
     let output = '';
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString()).slice(-2_000);
@@ -83,7 +88,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
     return { url, managed: false, stop: async () => undefined };
   }
 
-  let child = await startChild(port);
+  let child = await startRedisServer(port, { ownProcessGroup: true });
   let stopping = false;
   logger.info({ redis: url, conf: REDIS_CONF, redisPid: child.pid }, 'started redis-server');
 
@@ -92,7 +97,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
       if (stopping) return;
       logger.warn({ code, signal, restartInMs: RESTART_DELAY_MS }, 'redis-server exited; restarting it');
       const restart = (): void => {
-        startChild(port).then(
+        startRedisServer(port, { ownProcessGroup: true }).then(
           (next) => {
             child = next;
             logger.info({ redisPid: next.pid }, 'redis-server restarted');

@@ -7,6 +7,7 @@ import { buildServer } from '../http/server.js';
 import { createWorkerState } from '../http/worker-state.js';
 import { createRedisClient } from '../counter/redis-client.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
+import { memoryFigures } from '../status/memory.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
 
 const REPORT_MS = 1_000;
@@ -50,14 +51,7 @@ export async function runWorker(): Promise<void> {
     store.report(field, registry.size).catch(() => undefined);
     const counters = registry.counters();
     const loopDelay = registry.takeLoopDelay();
-    // memoryUsage() opens /proc/self/status; at the open-file limit it throws
-    // EMFILE, and a figure is not worth a worker's life.
-    let memory = { rss: 0, heapUsed: 0 };
-    try {
-      memory = process.memoryUsage();
-    } catch {
-      // reported as 0 this second
-    }
+    const memory = memoryFigures();
     const message: WorkerMessage = {
       type: 'stats',
       stats: {

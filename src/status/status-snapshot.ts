@@ -4,6 +4,7 @@
 import os from 'node:os';
 import type { WorkerStats } from '../cluster/messages.js';
 import type { ClusterCount } from '../counter/counter-store.js';
+import { memoryFigures } from './memory.js';
 
 export interface StatusSnapshot {
   /** Milliseconds since the epoch. */
@@ -40,19 +41,6 @@ export interface StatusSnapshot {
 
 export type Totals = StatusSnapshot['totals'];
 
-/**
- * The primary's own RSS. Reading it opens /proc/self/stat, which fails with
- * EMFILE while a connection flood has the primary at its open-file limit
- * (it holds each accepted socket until a worker takes it); a missing figure
- * must not take the primary down.
- */
-function primaryRss(): number {
-  try {
-    return process.memoryUsage.rss();
-  } catch {
-    return 0;
-  }
-}
 const TOTAL_KEYS = ['opened', 'closed', 'dropped', 'pings', 'heartbeats'] as const;
 
 export class StatusAggregator {
@@ -113,7 +101,7 @@ export class StatusAggregator {
         id: this.hostId,
         connections: this.hostConnections(),
         workers: this.latest.size,
-        rss: rss + primaryRss(),
+        rss: rss + memoryFigures().rss,
         cores: os.availableParallelism(),
         loadavg: os.loadavg(),
         totalmem: os.totalmem(),

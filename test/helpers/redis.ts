@@ -1,7 +1,7 @@
 // A real redis-server for a test, from the repo's redis.conf, on a free port.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { REDIS_CONF, answersPing } from '../../src/cluster/redis-launcher.js';
+import { startRedisServer } from '../../src/cluster/redis-launcher.js';
 import { freePort, waitFor } from './wait.js';
 
 export interface TestRedis {
@@ -15,12 +15,6 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-async function launch(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: 'ignore' });
-  await waitFor(() => answersPing(port), { what: `redis-server on port ${port}` });
-  return child;
-}
-
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -28,7 +22,7 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
-  let child = await launch(port);
+  let child = await startRedisServer(port);
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: false, retryStrategy: () => 100 });
   client.on('error', () => undefined);
   return {
@@ -40,7 +34,7 @@ export async function startRedis(): Promise<TestRedis> {
       await exited(child);
     },
     async restart() {
-      child = await launch(port);
+      child = await startRedisServer(port);
       await waitFor(() => client.status === 'ready', { what: 'test client reconnected to redis' });
     },
     async stop() {
