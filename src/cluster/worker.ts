@@ -11,6 +11,7 @@ import { memoryFigures } from '../status/memory.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
 
 const REPORT_MS = 1_000;
+const MEMORY_EVERY_TICKS = 5;
 const METRICS_TIMEOUT_MS = 2_000;
 const LISTEN_BACKLOG = 65_535;
 const FINAL_REPORT_TIMEOUT_MS = 1_000;
@@ -45,13 +46,18 @@ export async function runWorker(): Promise<void> {
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 
+  // Reading memory opens /proc/self/status and walks the heap's spaces: a
+  // few syscalls that dozens of workers need not make every second for a
+  // figure that moves slowly.
+  let memory = memoryFigures();
+  let ticks = 0;
   const tick = setInterval(() => {
     // Absolute and unconditional: this also renews the host's lease and puts
     // the count back after Redis restarts empty. Failures are retried by the next tick.
     store.report(field, registry.size).catch(() => undefined);
     const counters = registry.counters();
     const loopDelay = registry.takeLoopDelay();
-    const memory = memoryFigures();
+    if (++ticks % MEMORY_EVERY_TICKS === 0) memory = memoryFigures();
     const message: WorkerMessage = {
       type: 'stats',
       stats: {

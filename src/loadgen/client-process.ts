@@ -12,7 +12,7 @@ const PROGRESS_MS = 1_000;
 // every sample includes this resolution; it is subtracted to leave the delay.
 // Coarse on purpose: a large run has dozens of client processes, and each
 // wake-up of each of them costs the machine the server runs on.
-const LOOP_DELAY_RESOLUTION_MS = 250;
+const LOOP_DELAY_RESOLUTION_MS = 1_000;
 
 function send(message: ClientMessage, then?: () => void): void {
   if (!process.connected) {

@@ -21,6 +21,7 @@ export class ClusterMetrics {
   private readonly counters = new Map<keyof Totals, Counter>();
   // What each counter has been given so far; the next update adds the difference.
   private readonly given: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+  private latest: { snapshot: StatusSnapshot; totals: Totals } | undefined;
 
   private readonly connections = this.gauge(
     'msse_connections',
@@ -34,7 +35,7 @@ export class ClusterMetrics {
   private readonly workerRss = this.gauge('msse_worker_resident_memory_bytes', 'Resident memory of each worker.', ['worker']);
   private readonly workerHeap = this.gauge('msse_worker_heap_used_bytes', 'V8 heap in use in each worker.', ['worker']);
   private readonly loopDelay = this.gauge('msse_event_loop_delay_seconds', "Mean event-loop delay of each worker over the last second.", ['worker']);
-  private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second (the worst of its ~10 heartbeat-timer ticks).", ['worker']);
+  private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second (the worst of its heartbeat-timer ticks).", ['worker']);
 
   constructor() {
     for (const [key, name, help] of COUNTERS) {
@@ -51,6 +52,19 @@ export class ClusterMetrics {
    * totals they do not fall when a worker dies and takes its figures with it.
    */
   update(snapshot: StatusSnapshot, totals: Readonly<Totals>): void {
+    // Kept, and applied when someone scrapes: most seconds nobody does, and
+    // setting five labelled series per worker every second for dozens of
+    // workers is work the primary does for nothing.
+    this.latest = { snapshot, totals: { ...totals } };
+  }
+
+  render(): Promise<string> {
+    if (this.latest !== undefined) this.apply(this.latest.snapshot, this.latest.totals);
+    this.latest = undefined;
+    return this.registry.metrics();
+  }
+
+  private apply(snapshot: StatusSnapshot, totals: Readonly<Totals>): void {
     this.connections.set(snapshot.connections ?? snapshot.host.connections);
     this.hostConnections.set(snapshot.host.connections);
     this.workers.set(snapshot.workers);
@@ -71,10 +85,6 @@ export class ClusterMetrics {
       this.loopDelay.set(labels, worker.eventLoopDelayMs / 1000);
       this.loopDelayP99.set(labels, worker.eventLoopDelayP99Ms / 1000);
     }
-  }
-
-  render(): Promise<string> {
-    return this.registry.metrics();
   }
 
   private gauge(name: string, help: string, labelNames: string[] = []): Gauge {
