@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TimingWheel, type Slotted } from '../src/connections/timing-wheel.js';
+import { TimingWheel, nextAlignedTick, type Slotted } from '../src/connections/timing-wheel.js';
 
 type Item = Slotted & { name: string };
 
@@ -75,4 +75,23 @@ test('after a stall longer than a period, each item fires once, not once per mis
   setNow(5_500);
   wheel.advance();
   assert.equal(fired.length, 1);
+});
+
+test('wheels on the wall clock tick at whole multiples of the tick, so every worker ticks at the same instants', () => {
+  assert.equal(nextAlignedTick(1_700_000_000_123, 500), 1_700_000_000_500);
+  assert.equal(nextAlignedTick(1_700_000_000_499.9, 500), 1_700_000_000_500);
+  // On a boundary: the next one, never now (the bucket that fired now would fire twice).
+  assert.equal(nextAlignedTick(1_700_000_000_500, 500), 1_700_000_001_000);
+  assert.equal(nextAlignedTick(1_234, 400), 1_600);
+});
+
+test('a wheel on the real clock fires its ticks on wall-clock boundaries', async () => {
+  const fires: number[] = [];
+  const wheel = new TimingWheel<Item>({ periodMs: 1_000, onFire: () => fires.push(performance.timeOrigin + performance.now()) });
+  wheel.start();
+  await new Promise((resolve) => setTimeout(resolve, 2_200));
+  wheel.stop();
+  assert.ok(fires.length >= 2, `${fires.length} ticks`);
+  // Timers fire late, never early. Unaligned, a tick would land anywhere in the second.
+  for (const at of fires) assert.ok(at % 1_000 < 150, `tick at ${Math.round(at % 1_000)} ms past a whole second`);
 });

@@ -18,6 +18,11 @@ export interface Slotted {
   [kSlot]?: number;
 }
 
+/** The first whole multiple of `tickMs` after `wallMs` (both on the wall clock, in ms). */
+export function nextAlignedTick(wallMs: number, tickMs: number): number {
+  return (Math.floor(wallMs / tickMs) + 1) * tickMs;
+}
+
 export interface TimingWheelOptions<T> {
   periodMs: number;
   /** Largest gap between two ticks; the real tick divides the period evenly. Default 500 ms. */
@@ -43,6 +48,7 @@ export class TimingWheel<T extends Slotted> {
   private readonly onFire: (bucket: ReadonlySet<T>) => void;
   private readonly now: () => number;
   private readonly periodMs: number;
+  private readonly clockOrigin: number | undefined;
   /** Index of the bucket that fires next, and when. */
   private cursor = 0;
   private nextFireAt: number;
@@ -62,6 +68,8 @@ export class TimingWheel<T extends Slotted> {
     this.buckets = Array.from({ length: slots }, () => new Set<T>());
     this.onFire = options.onFire;
     this.now = options.now ?? performance.now.bind(performance);
+    // A wheel on its own clock (tests) is not aligned to the wall clock.
+    this.clockOrigin = options.now === undefined ? performance.timeOrigin : undefined;
     this.nextFireAt = this.now() + this.tickMs;
   }
 
@@ -110,7 +118,7 @@ export class TimingWheel<T extends Slotted> {
 
   start(): void {
     if (this.timer !== undefined) return;
-    this.nextFireAt = this.now() + this.tickMs;
+    this.nextFireAt = this.alignedAfter(this.now());
     const run = (): void => {
       const late = Math.max(0, this.now() - this.nextFireAt);
       this.lateSumMs += late;
@@ -120,8 +128,20 @@ export class TimingWheel<T extends Slotted> {
       this.timer = setTimeout(run, Math.max(0, this.nextFireAt - this.now()));
       this.timer.unref();
     };
-    this.timer = setTimeout(run, this.tickMs);
+    this.timer = setTimeout(run, Math.max(0, this.nextFireAt - this.now()));
     this.timer.unref();
+  }
+
+  /**
+   * The first tick after `now` that falls on a whole multiple of the tick on
+   * the wall clock. Every worker's wheel then ticks at the same instants, so a
+   * client holding streams from dozens of workers is woken once a tick to read
+   * all of them, not once per worker: on two cores shared by a hundred
+   * processes, wake-ups, not bytes, are what costs.
+   */
+  private alignedAfter(now: number): number {
+    if (this.clockOrigin === undefined) return now + this.tickMs;
+    return nextAlignedTick(this.clockOrigin + now, this.tickMs) - this.clockOrigin;
   }
 
   /** Mean and worst lateness of the ticks since the last call, in milliseconds. */
