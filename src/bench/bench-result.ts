@@ -19,7 +19,7 @@ export interface BenchResult {
   version: 1;
   date: string;
   machine: { cores: number; memoryBytes: number; kernel: string; node: string; openFileLimit: number };
-  settings: { connections: number; holdSeconds: number; rate: number; heartbeatMs: number; workers: number; quick: boolean; sources: string };
+  settings: { connections: number; holdSeconds: number; settleSeconds?: number; rate: number; heartbeatMs: number; workers: number; quick: boolean; sources: string; maxPending: number; connectTimeoutMs: number };
   tuning: string[];
   /** Streams the load generator had open at its peak. */
   established: number;

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 export interface BenchOptions {
   connections: number;
   holdSeconds: number;
+  settleSeconds: number;
   rate: number;
   heartbeatMs: number;
   workers: number | undefined;
@@ -13,6 +14,7 @@ export interface BenchOptions {
   sources: string;
   port: number;
   maxPending: number;
+  connectTimeoutMs: number;
   /** Also measure a bare node:net loop, alternating, `repeat` runs each. */
   compare: boolean;
   repeat: number;
@@ -25,7 +27,11 @@ holds them, samples memory, CPU, /ping latency and heartbeat gaps, and writes
 bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
 
   --connections N     connections to hold (default 20000; --quick: 3000)
-  --hold S            seconds to hold after the ramp (default 60; --quick: 12)
+  --hold S            seconds to hold and measure (default 60; --quick: 12)
+  --settle S          seconds between the end of the ramp and the start of the
+                      hold, left out of the figures (default 15; --quick: 2):
+                      the ramp's garbage is collected and every stream has had
+                      its first heartbeat
   --rate R            connections opened per second (default 5000)
   --heartbeat-ms MS   the server's HEARTBEAT_MS (default 15000; --quick: 2000)
   --workers N         server workers (default: enough that none passes its open-file limit)
@@ -34,6 +40,10 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       processes (default 2000). The ramp is bounded by attempts
                       in flight / set-up latency; more in flight than the
                       server's primary can hold in open files floods it
+  --connect-timeout-ms MS
+                      the load generator's limit from attempt to response head
+                      (default 10000); a CPU-bound ramp at hundreds of
+                      thousands of connections needs more
   --port P            server port (default 5252)
   --compare           also measure a bare node:net SSE loop (one process) in
                       alternating runs, and report the CPU and memory ratios;
@@ -58,11 +68,13 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     options: {
       connections: { type: 'string' },
       hold: { type: 'string' },
+      settle: { type: 'string' },
       rate: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
       workers: { type: 'string' },
       sources: { type: 'string' },
       'max-pending': { type: 'string' },
+      'connect-timeout-ms': { type: 'string' },
       port: { type: 'string' },
       quick: { type: 'boolean' },
       compare: { type: 'boolean' },
@@ -78,6 +90,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     quick,
     connections: whole('connections', values.connections, quick ? 3_000 : 20_000, 1),
     holdSeconds: whole('hold', values.hold, quick ? 12 : 60, 1),
+    settleSeconds: whole('settle', values.settle, quick ? 2 : 15, 0),
     rate: whole('rate', values.rate, 5_000, 1),
     heartbeatMs: whole('heartbeat-ms', values['heartbeat-ms'], quick ? 2_000 : 15_000, 100),
     workers: values.workers === undefined ? undefined : whole('workers', values.workers, 1, 1),
@@ -86,6 +99,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     tune: !quick && values['no-tune'] !== true,
     outDir: values.out ?? 'bench/results',
     maxPending: whole('max-pending', values['max-pending'], 2_000, 1),
+    connectTimeoutMs: whole('connect-timeout-ms', values['connect-timeout-ms'], 10_000, 100),
     compare: values.compare === true,
     repeat: whole('repeat', values.repeat, 3, 1),
   };

@@ -69,8 +69,9 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
       '--connections', String(options.connections),
       '--rate', String(options.rate),
       '--max-pending', String(options.maxPending),
+      '--connect-timeout-ms', String(options.connectTimeoutMs),
       '--sources', options.sources,
-      '--hold', String(options.holdSeconds + BURST_SECONDS + 3),
+      '--hold', String(options.settleSeconds + options.holdSeconds + BURST_SECONDS + 3),
       '--heartbeat-ms', String(options.heartbeatMs),
       '--report', reportFile,
       '--progress-ms', '10000',
@@ -99,6 +100,12 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
     }
     const rampMs = performance.now() - loadStarted;
     if (target.connections() === options.connections) log(`${target.name}: all ${options.connections} established in ${(rampMs / 1000).toFixed(1)} s; holding ${options.holdSeconds} s`);
+    // Right after the ramp a server is still collecting the ramp's garbage,
+    // and nothing has had its first heartbeat yet: neither is what holding costs.
+    if (options.settleSeconds > 0) {
+      log(`${target.name}: settling ${options.settleSeconds} s before measuring`);
+      await sleep(options.settleSeconds * 1_000);
+    }
 
     // The hold. CPU and heartbeats are read at both ends of the same window.
     prober?.start();
@@ -277,7 +284,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     version: 1,
     date: startedAt.toISOString(),
     machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), kernel: os.release(), node: process.version, openFileLimit: perProcess + FD_MARGIN },
-    settings: { connections: options.connections, holdSeconds: options.holdSeconds, rate: options.rate, heartbeatMs: options.heartbeatMs, workers, quick: options.quick, sources: options.sources },
+    settings: { connections: options.connections, holdSeconds: options.holdSeconds, settleSeconds: options.settleSeconds, rate: options.rate, heartbeatMs: options.heartbeatMs, workers, quick: options.quick, sources: options.sources, maxPending: options.maxPending, connectTimeoutMs: options.connectTimeoutMs },
     tuning,
     ...main,
     ping: ping ?? { samples: 0, failures: 0, last60: { medianMs: 0, meanMs: 0 }, p50Ms: 0, p99Ms: 0, burstRatePerSec: 0, burstFailures: 0 },
