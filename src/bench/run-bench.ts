@@ -60,6 +60,12 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
   // The load generator holds for --hold seconds after its own ramp; we stop
   // sampling a little before that, to leave room for the /ping burst.
   const reportFile = path.join(work, `loadgen-${target.name}-${Date.now()}.json`);
+  // A ramp may take three times its nominal length before it counts as stalled.
+  const rampBudgetMs = (options.connections / options.rate) * 3_000 + 120_000;
+  // The load generator's own cap on the run must outlast the ramp budget and
+  // the hold, or it ends a slow ramp's run before the hold is measured.
+  const loadgenHoldSeconds = options.settleSeconds + options.holdSeconds + BURST_SECONDS + 3;
+  const loadgenDurationSeconds = Math.ceil(rampBudgetMs / 1_000) + loadgenHoldSeconds + 60;
   const loadStarted = performance.now();
   const loadgen = spawn(
     process.execPath,
@@ -71,7 +77,8 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
       '--max-pending', String(options.maxPending),
       '--connect-timeout-ms', String(options.connectTimeoutMs),
       '--sources', options.sources,
-      '--hold', String(options.settleSeconds + options.holdSeconds + BURST_SECONDS + 3),
+      '--hold', String(loadgenHoldSeconds),
+      '--duration', String(loadgenDurationSeconds),
       '--heartbeat-ms', String(options.heartbeatMs),
       '--report', reportFile,
       '--progress-ms', '10000',
@@ -86,7 +93,6 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
   const loadgenPid = loadgen.pid!;
   const prober = target.pingUrl === undefined ? undefined : new PingProber(target.pingUrl);
   try {
-    const rampBudgetMs = (options.connections / options.rate) * 3_000 + 120_000;
     const rampDeadline = Date.now() + rampBudgetMs;
     // A ramp that stalls is a finding, not a crash: the run holds what it got
     // and the report says how far it came (the consistency check flags it).
