@@ -34,7 +34,8 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       its first heartbeat
   --rate R            connections opened per second (default 5000)
   --heartbeat-ms MS   the server's HEARTBEAT_MS (default 15000; --quick: 2000)
-  --workers N         server workers (default: enough that none passes its open-file limit)
+  --workers N         server workers (default: enough that none is planned past
+                      85 % of its open-file limit)
   --sources LIST      load generator source addresses (default 127.0.1.1-127.0.1.100)
   --max-pending N     connection attempts in flight over all load generator
                       processes (default 2000). The ramp is bounded by attempts

@@ -15,7 +15,7 @@ export interface WorkerStats {
   heapUsed: number;
   /** Mean event-loop delay over the last second, in milliseconds (the lateness of the heartbeat timer's ticks). */
   eventLoopDelayMs: number;
-  /** Worst event-loop delay over the last second, in milliseconds (about 10 ticks: their p99 is their maximum). */
+  /** Worst event-loop delay over the last second, in milliseconds (two ticks: their p99 is their maximum). */
   eventLoopDelayP99Ms: number;
 }
 

@@ -34,7 +34,7 @@ export interface TimingWheelOptions<T> {
 
 const NOT_HELD = -1;
 // Each tick wakes the process. At a million connections there are dozens of
-// workers on two cores, and a wake-up costs 100-200 µs here whatever it does,
+// workers on two cores, and a wake-up costs 150-700 µs here whatever it does,
 // so ten ticks a second per worker cost more than the heartbeats of an
 // 18,000-connection share. Two a second keep every connection's gap at
 // exactly one period (a bucket fires once per period) and only make a
