@@ -66,7 +66,9 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
   const rampBudgetMs = (options.connections / options.rate) * 3_000 + 120_000;
   // The load generator's own cap on the run must outlast the ramp budget and
   // the hold, or it ends a slow ramp's run before the hold is measured.
-  const loadgenHoldSeconds = options.settleSeconds + options.holdSeconds + BURST_SECONDS + 3;
+  // The margin keeps the /ping burst clear of the load generator's stop, when
+  // every stream closes at once.
+  const loadgenHoldSeconds = options.settleSeconds + options.holdSeconds + BURST_SECONDS + 15;
   const loadgenDurationSeconds = Math.ceil(rampBudgetMs / 1_000) + loadgenHoldSeconds + 60;
   const loadStarted = performance.now();
   const loadgen = spawn(
@@ -125,7 +127,10 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
     let maxCount = 0;
     let beatsBefore = beatsStart;
     for (let i = 0; i < options.holdSeconds; i++) {
-      await sleep(1_000);
+      // On the clock, not a second after the last sample: sampling dozens of
+      // processes takes tens of milliseconds, which over a 10-minute hold
+      // pushed the burst into the load generator's stop.
+      await sleep(Math.max(0, holdStart + (i + 1) * 1_000 - performance.now()));
       const rss: Record<string, number> = {};
       for (const [name, pid] of Object.entries(pids)) rss[name] = rssOf(pid) ?? 0;
       const loadgenRss = [loadgenPid, ...childrenOf(loadgenPid)].reduce((sum, pid) => sum + (rssOf(pid) ?? 0), 0);

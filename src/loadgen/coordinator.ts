@@ -123,7 +123,10 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
       }),
     };
     child.on('message', (message: ClientMessage) => onMessage(client, message));
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': a process that sends its result and exits at once
+    // can be seen to exit before its last message has been read from the
+    // channel (seen at 250,000 connections, with both cores busy closing them).
+    child.once('close', (code, signal) => {
       if (client.result === undefined) {
         client.problem ??= signal === null ? `exited with code ${code} before reporting` : `killed by ${signal} before reporting`;
         stop('error');
