@@ -23,8 +23,11 @@ export async function latestPerN(outDir: string): Promise<Point[]> {
   const byN = new Map<number, Point & { date: string }>();
   for (const file of (await readdir(outDir)).filter((f) => /^\d{4}-.*\.json$/.test(f))) {
     const result = JSON.parse(await readFile(path.join(outDir, file), 'utf8')) as BenchResult & { problems?: string[] };
-    // Quick runs, stalled ramps and --compare runs (one worker) are not points on the curve.
+    // Quick runs, stalled ramps and --compare runs (one worker) are not points
+    // on the curve, and neither are runs from before the settle window (no
+    // `settleSeconds`): their hold included the ramp's garbage collection.
     if (result.settings.quick || result.comparison || result.established !== result.settings.connections) continue;
+    if (result.settings.settleSeconds === undefined) continue;
     const n = result.settings.connections;
     const previous = byN.get(n);
     if (previous !== undefined && previous.date > result.date) continue;

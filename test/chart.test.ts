@@ -1,0 +1,47 @@
+// Which benchmark runs become points on the chart: the latest complete run
+// for each N, measured with a settle window.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { latestPerN } from '../src/bench/chart.js';
+
+function run(date: string, n: number, extra: { established?: number; settleSeconds?: number; quick?: boolean; comparison?: object; serverBytes?: number } = {}) {
+  return {
+    date,
+    settings: { connections: n, quick: extra.quick ?? false, ...(extra.settleSeconds === undefined ? {} : { settleSeconds: extra.settleSeconds }) },
+    established: extra.established ?? n,
+    ...(extra.comparison === undefined ? {} : { comparison: extra.comparison }),
+    memory: { serverBytesPerConnection: extra.serverBytes ?? 1000, kernelSlabBytesPerConnection: 9000 },
+    heartbeats: { expectedIntervalMs: 15_000, gapMs: { p50: 14_970, p99: 15_040, max: 15_200 } },
+  };
+}
+
+test('the chart takes the latest complete, settled, non-comparison run for each N', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'msse-chart-'));
+  try {
+    const files: Record<string, object> = {
+      '2026-01-01-00-00-00-20000.json': run('2026-01-01T00:00:00Z', 20_000, { settleSeconds: 15, serverBytes: 900 }),
+      '2026-01-02-00-00-00-20000.json': run('2026-01-02T00:00:00Z', 20_000, { settleSeconds: 15, serverBytes: 700 }),
+      // Before the settle window existed: not a point.
+      '2026-01-03-00-00-00-200000.json': run('2026-01-03T00:00:00Z', 200_000),
+      // A stalled ramp, a quick run and a --compare run: not points either.
+      '2026-01-04-00-00-00-1000000.json': run('2026-01-04T00:00:00Z', 1_000_000, { settleSeconds: 15, established: 331_150 }),
+      '2026-01-05-00-00-00-3000.json': run('2026-01-05T00:00:00Z', 3_000, { settleSeconds: 2, quick: true }),
+      '2026-01-06-00-00-00-18000.json': run('2026-01-06T00:00:00Z', 18_000, { settleSeconds: 15, comparison: {} }),
+      '2026-01-07-00-00-00-250000.json': run('2026-01-07T00:00:00Z', 250_000, { settleSeconds: 15, serverBytes: 1200 }),
+    };
+    for (const [name, body] of Object.entries(files)) await writeFile(path.join(dir, name), JSON.stringify(body));
+    const points = await latestPerN(dir);
+    assert.deepEqual(
+      points.map((p) => [p.n, p.serverBytes]),
+      [
+        [20_000, 700],
+        [250_000, 1200],
+      ],
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
