@@ -161,7 +161,9 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
     while (target.connections() !== 0 && Date.now() < closeDeadline) await sleep(200);
     await sleep(1_500); // one more status second, so the written total includes the last beats
 
-    const n = options.connections;
+    // Per connection held during the hold: a stalled ramp holds fewer than N.
+    const heldMedian = median(samples.map((s) => s.connections ?? 0));
+    const n = heldMedian > 0 ? heldMedian : options.connections;
     const idleMedian = Object.fromEntries(Object.entries(idle).map(([name, values]) => [name, median(values)]));
     const holdMedian = Object.fromEntries(Object.keys(pids).map((name) => [name, median(samples.map((s) => s.rss[name] ?? 0))]));
     const sum = (record: Record<string, number>): number => Object.values(record).reduce((a, b) => a + b, 0);
