@@ -116,9 +116,10 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
       rssPeak: 0,
       holdSamples: [],
       problem: null,
-      // A fork that fails to start emits 'error', and may not emit 'exit'.
+      // A fork that fails to start emits 'error', and may not emit 'close'.
+      // 'close' comes after 'exit' and after the channel's last message.
       exited: new Promise((resolve) => {
-        child.once('exit', () => resolve());
+        child.once('close', () => resolve());
         child.once('error', () => child.pid === undefined && resolve());
       }),
     };
