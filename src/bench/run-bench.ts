@@ -9,7 +9,8 @@ import { promisify } from 'node:util';
 import { openFileLimit } from '../config/open-file-limit.js';
 import type { Report as LoadgenReport } from '../loadgen/report.js';
 import type { BenchOptions } from './options.js';
-import { childrenOf, cpuSecondsOf, kernelSample, median, percentile, rssOf, type KernelSample } from './proc-sampler.js';
+import { childrenOf, cpuSecondsOf, kernelSample, percentile, rssOf, type KernelSample } from './proc-sampler.js';
+import { median } from '../stats/median.js';
 import { PingProber, pingBurst } from './ping-prober.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DIST, freePort, openLog } from './server-under-test.js';
@@ -126,6 +127,9 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
     const holdStart = performance.now();
     let maxCount = 0;
     let beatsBefore = beatsStart;
+    // The load generator's processes are all forked by the end of the ramp;
+    // finding them means reading every process's /proc entry, once is enough.
+    const loadgenPids = [loadgenPid, ...childrenOf(loadgenPid)];
     for (let i = 0; i < options.holdSeconds; i++) {
       // On the clock, not a second after the last sample: sampling dozens of
       // processes takes tens of milliseconds, which over a 10-minute hold
@@ -133,7 +137,7 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
       await sleep(Math.max(0, holdStart + (i + 1) * 1_000 - performance.now()));
       const rss: Record<string, number> = {};
       for (const [name, pid] of Object.entries(pids)) rss[name] = rssOf(pid) ?? 0;
-      const loadgenRss = [loadgenPid, ...childrenOf(loadgenPid)].reduce((sum, pid) => sum + (rssOf(pid) ?? 0), 0);
+      const loadgenRss = loadgenPids.reduce((sum, pid) => sum + (rssOf(pid) ?? 0), 0);
       const count = target.connections();
       const beats = target.heartbeatsWritten();
       maxCount = Math.max(maxCount, count ?? 0);

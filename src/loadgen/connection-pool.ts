@@ -117,6 +117,11 @@ export class ConnectionPool {
     };
   }
 
+  /** Every slot has been tried and, without --reconnect, none will be opened again. */
+  private get nothingMoreToOpen(): boolean {
+    return !this.plan.reconnect && this.nextFresh === this.capacity;
+  }
+
   get rampDone(): boolean {
     return this.resolved === this.capacity;
   }
@@ -187,7 +192,7 @@ export class ConnectionPool {
     }
     this.bucket.take(opened);
     // Without --reconnect nothing is opened after the ramp; the timer has no more work.
-    if (!this.plan.reconnect && this.nextFresh === this.capacity) {
+    if (this.nothingMoreToOpen) {
       clearInterval(this.tickTimer);
       this.tickTimer = undefined;
     }
@@ -305,7 +310,7 @@ export class ConnectionPool {
     // Once nothing is in flight and nothing will be opened again, the scan has
     // no more work; a fleet of client processes each waking four times a second
     // for nothing costs the machine the server is measured on.
-    if (!this.plan.reconnect && this.nextFresh === this.capacity && this.pending === 0) {
+    if (this.nothingMoreToOpen && this.pending === 0) {
       clearInterval(this.scanTimer);
       this.scanTimer = undefined;
     }

@@ -3,6 +3,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import type { LoadgenOptions } from './options.js';
 import type { ProcessShare } from './process-plan.js';
+import { median } from '../stats/median.js';
 import { formatCounts, formatMegabytes } from './progress-line.js';
 import {
   mergeHistograms,
@@ -14,12 +15,6 @@ import {
   type ProcessReport,
   type Report,
 } from './report.js';
-
-function median(values: number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 /** What the coordinator knows of one client process at the end. */
 export interface ClientRecord {
@@ -63,7 +58,7 @@ export function buildReport(input: ReportInput): Report {
     connections: c.share.connections,
     rssStartBytes: c.result?.rssStartBytes ?? null,
     rssPeakBytes: c.rssPeak > 0 ? c.rssPeak : null,
-    rssHoldMedianBytes: median(c.holdSamples),
+    rssHoldMedianBytes: c.holdSamples.length === 0 ? null : median(c.holdSamples),
     eventLoopDelayMs: c.result?.eventLoopDelayMs ?? null,
     problem: c.problem,
   }));

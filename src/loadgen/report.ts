@@ -46,20 +46,8 @@ export interface ClientResult extends ClientProgress {
   connectMs: HistogramData;
 }
 
-export interface Totals {
-  attempts: number;
-  pending: number;
-  established: number;
-  opened: number;
-  failed: Counts;
-  closedByServer: Counts;
-  reconnects: number;
-  reconnectsFailed: Counts;
-  heartbeats: number;
-  late: number;
-  overdue: number;
-  rssBytes: number;
-}
+/** A run's figures summed over its client processes: a process's own, less what names it. */
+export type Totals = Omit<ClientProgress, 'index' | 'pid' | 'rampDone'>;
 
 export function total(counts: Counts): number {
   let sum = 0;
