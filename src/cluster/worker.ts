@@ -9,6 +9,7 @@ import { createRedisClient } from '../counter/redis-client.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { memoryFigures } from '../status/memory.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
+import { MetricsRequests } from './metrics-requests.js';
 
 const REPORT_MS = 1_000;
 const MEMORY_EVERY_TICKS = 5;
@@ -22,23 +23,8 @@ export async function runWorker(): Promise<void> {
   const logger = createLogger(config.logLevel, { role: 'worker', worker: workerId });
 
   const state = createWorkerState(config, (watching) => process.send?.({ type: 'watching', watching } satisfies WorkerMessage));
-  // GET /metrics asks the primary and waits for the answer with the same id.
-  const metricsWaiting = new Map<number, (text: string | undefined) => void>();
-  let metricsId = 0;
-  state.fetchMetrics = () =>
-    new Promise((resolve) => {
-      const id = ++metricsId;
-      const timer = setTimeout(() => {
-        metricsWaiting.delete(id);
-        resolve(undefined);
-      }, METRICS_TIMEOUT_MS);
-      metricsWaiting.set(id, (text) => {
-        clearTimeout(timer);
-        metricsWaiting.delete(id);
-        resolve(text);
-      });
-      process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage);
-    });
+  const metrics = new MetricsRequests((id) => process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage), METRICS_TIMEOUT_MS);
+  state.fetchMetrics = () => metrics.ask();
   const { registry, watchers } = state;
 
   // The primary resolved the Redis URL before forking.
@@ -106,7 +92,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (message: unknown) => {
     if (!isPrimaryMessage(message)) return;
     if (message.type === 'snapshot') watchers.publish(message.json);
-    else if (message.type === 'metrics') metricsWaiting.get(message.id)?.(message.text);
+    else if (message.type === 'metrics') metrics.settle(message.id, message.text);
     else void drain();
   });
   // The primary coordinates shutdown; a signal that reaches the worker directly
