@@ -1,5 +1,6 @@
 // The benchmark's flags, read once and validated.
 import { parseArgs } from 'node:util';
+import { integer } from '../loadgen/options.js';
 
 export interface BenchOptions {
   connections: number;
@@ -56,12 +57,6 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
   -h, --help          this text
 `;
 
-function whole(name: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min) throw new Error(`--${name}=${JSON.stringify(raw)} is not valid: expected a whole number of at least ${min}`);
-  return Number(raw);
-}
-
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
     args: argv,
@@ -89,19 +84,19 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const quick = values.quick === true;
   return {
     quick,
-    connections: whole('connections', values.connections, quick ? 3_000 : 20_000, 1),
-    holdSeconds: whole('hold', values.hold, quick ? 12 : 60, 1),
-    settleSeconds: whole('settle', values.settle, quick ? 2 : 15, 0),
-    rate: whole('rate', values.rate, 5_000, 1),
-    heartbeatMs: whole('heartbeat-ms', values['heartbeat-ms'], quick ? 2_000 : 15_000, 100),
-    workers: values.workers === undefined ? undefined : whole('workers', values.workers, 1, 1),
+    connections: integer('--connections', values.connections, quick ? 3_000 : 20_000, 1, 10_000_000),
+    holdSeconds: integer('--hold', values.hold, quick ? 12 : 60, 1, 86_400),
+    settleSeconds: integer('--settle', values.settle, quick ? 2 : 15, 0, 3_600),
+    rate: integer('--rate', values.rate, 5_000, 1, 1_000_000),
+    heartbeatMs: integer('--heartbeat-ms', values['heartbeat-ms'], quick ? 2_000 : 15_000, 100, 3_600_000),
+    workers: values.workers === undefined ? undefined : integer('--workers', values.workers, 1, 1, 1_024),
     sources: values.sources ?? '127.0.1.1-127.0.1.100',
-    port: whole('port', values.port, 5252, 1),
+    port: integer('--port', values.port, 5252, 1, 65_535),
     tune: !quick && values['no-tune'] !== true,
     outDir: values.out ?? 'bench/results',
-    maxPending: whole('max-pending', values['max-pending'], 2_000, 1),
-    connectTimeoutMs: whole('connect-timeout-ms', values['connect-timeout-ms'], 10_000, 100),
+    maxPending: integer('--max-pending', values['max-pending'], 2_000, 1, 1_000_000),
+    connectTimeoutMs: integer('--connect-timeout-ms', values['connect-timeout-ms'], 10_000, 100, 600_000),
     compare: values.compare === true,
-    repeat: whole('repeat', values.repeat, 3, 1),
+    repeat: integer('--repeat', values.repeat, 3, 1, 100),
   };
 }

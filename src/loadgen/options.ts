@@ -81,7 +81,8 @@ export const DEFAULTS = Object.freeze({
 const DURATION_SLACK_MS = 120_000;
 const MAX_CONNECTIONS = 10_000_000;
 
-function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+/** A whole-number flag within [min, max]; the benchmark's flags use it too. */
+export function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined) return fallback;
   const text = raw.trim().replaceAll('_', '');
   const value = Number(text);
