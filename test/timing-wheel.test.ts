@@ -95,3 +95,21 @@ test('a wheel on the real clock fires its ticks on wall-clock boundaries', async
   // Timers fire late, never early. Unaligned, a tick would land anywhere in the second.
   for (const at of fires) assert.ok(at % 1_000 < 150, `tick at ${Math.round(at % 1_000)} ms past a whole second`);
 });
+
+test('a wheel with a phase fires that fraction of a tick after each boundary, so workers take turns', async () => {
+  const fires: number[] = [];
+  const wheel = new TimingWheel<Item>({
+    periodMs: 1_000,
+    maxTickMs: 1_000,
+    phase: 0.5,
+    onFire: () => fires.push(performance.timeOrigin + performance.now()),
+  });
+  wheel.start();
+  await new Promise((resolve) => setTimeout(resolve, 2_200));
+  wheel.stop();
+  assert.ok(fires.length >= 2, `${fires.length} ticks`);
+  for (const at of fires) {
+    const past = at % 1_000;
+    assert.ok(past >= 500 && past < 650, `tick at ${Math.round(past)} ms past a whole second, expected just after 500`);
+  }
+});

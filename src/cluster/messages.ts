@@ -1,4 +1,5 @@
 // What the primary and its workers say to each other over the cluster IPC channel.
+import type { AcceptPath } from './accept-path.js';
 
 /** A worker's figures, sent to the primary once a second. Totals only grow; the primary turns them into rates. */
 export interface WorkerStats {
@@ -20,6 +21,11 @@ export interface WorkerStats {
 }
 
 export type WorkerMessage =
+  /**
+   * The worker listens. Sent by the worker itself: with SO_REUSEPORT it binds
+   * its own socket, and the cluster module's 'listening' event never fires.
+   */
+  | { type: 'listening'; acceptPath: AcceptPath }
   | { type: 'stats'; stats: WorkerStats }
   /** A GET /metrics arrived; the primary answers with a `metrics` message carrying the same id. */
   | { type: 'metrics-request'; id: number }
@@ -36,7 +42,7 @@ export type PrimaryMessage =
 
 export function isWorkerMessage(message: unknown): message is WorkerMessage {
   const type = (message as { type?: unknown } | null)?.type;
-  return type === 'stats' || type === 'metrics-request' || type === 'watching';
+  return type === 'listening' || type === 'stats' || type === 'metrics-request' || type === 'watching';
 }
 
 export function isPrimaryMessage(message: unknown): message is PrimaryMessage {

@@ -10,6 +10,7 @@ import type { ClusterCount } from '../counter/counter-store.js';
 import { StatusAggregator } from '../status/status-snapshot.js';
 import { ClusterMetrics } from '../status/metrics.js';
 import { ensureRedis } from './redis-launcher.js';
+import { pickPort } from './accept-path.js';
 import { Supervisor } from './supervisor.js';
 import { installShutdown } from './shutdown.js';
 
@@ -26,7 +27,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   }
 
   const redisHandle = await ensureRedis(config, logger);
-  const resolved: Config = Object.freeze({ ...config, redisUrl: redisHandle.url });
+  const port = config.port === 0 && config.acceptPath === 'reuseport' ? await pickPort(config.host) : config.port;
+  const resolved: Config = Object.freeze({ ...config, port, redisUrl: redisHandle.url });
   const redis = createRedisClient(redisHandle.url, logger);
   const store = new RedisCounterStore(redis, config);
   const aggregator = new StatusAggregator(config.hostId);
@@ -116,8 +118,17 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
 
   await supervisor.start();
   logger.info(
-    { port: config.port, host: config.host, workers: config.workers, redis: redisHandle.url, hostId: config.hostId },
-    `million-sse listening on http://${config.host}:${config.port}/`,
+    {
+      port,
+      host: config.host,
+      workers: config.workers,
+      acceptPath: config.acceptPath,
+      acceptPathReason: config.acceptPathReason,
+      tickPhase: config.tickPhase,
+      redis: redisHandle.url,
+      hostId: config.hostId,
+    },
+    `million-sse listening on http://${config.host}:${port}/ (accept path: ${config.acceptPath})`,
   );
   // pm2's wait_ready: the app is ready when every worker listens.
   process.send?.('ready');

@@ -1,6 +1,7 @@
 // Forks the workers, restarts one that dies (with a back-off), and knows when
-// all of them listen. It never touches connections itself: in Node 20 the
-// primary accepts each connection and hands it to a worker round-robin.
+// all of them listen. It never touches connections itself: with SO_REUSEPORT
+// the kernel hands them to the workers' own listening sockets, and on the
+// round-robin path Node's cluster module does (see accept-path.ts).
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
@@ -13,7 +14,7 @@ export interface SupervisorOptions {
   env: Record<string, string>;
   logger: Logger;
   /** A message from a worker; `reply` answers that worker alone. */
-  onMessage(workerId: number, message: WorkerMessage, reply: (message: PrimaryMessage) => void): void;
+  onMessage(workerId: number, message: Exclude<WorkerMessage, { type: 'listening' }>, reply: (message: PrimaryMessage) => void): void;
   /** A worker died without draining; its share of the count must go. */
   onWorkerDied(workerId: number): void;
 }
@@ -41,20 +42,20 @@ export class Supervisor extends EventEmitter {
   start(): Promise<void> {
     cluster.setupPrimary({ execArgv: [...process.execArgv, ...this.options.nodeFlags] });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    let listeningCount = 0;
+    let allListening: () => void = () => undefined;
+    const listening = new Promise<void>((resolve) => (allListening = resolve));
     cluster.on('message', (worker, message: unknown) => {
       if (!isWorkerMessage(message)) return;
+      if (message.type === 'listening') {
+        // Replacements listen too; only the first round decides start-up.
+        if (++listeningCount === this.options.workers) allListening();
+        this.emit('worker-listening', worker.id);
+        return;
+      }
       this.options.onMessage(worker.id, message, (answer) => {
         if (worker.isConnected()) worker.send(answer);
       });
-    });
-    const listening = new Promise<void>((resolve) => {
-      let count = 0;
-      const onListening = (): void => {
-        if (++count < this.options.workers) return;
-        cluster.off('listening', onListening);
-        resolve();
-      };
-      cluster.on('listening', onListening);
     });
     for (let i = 0; i < this.options.workers; i++) this.fork();
     return listening;

@@ -22,7 +22,13 @@ export async function runWorker(): Promise<void> {
   const workerId = cluster.worker?.id ?? 0;
   const logger = createLogger(config.logLevel, { role: 'worker', worker: workerId });
 
-  const state = createWorkerState(config, (watching) => process.send?.({ type: 'watching', watching } satisfies WorkerMessage));
+  // Worker ids count up from 1, restarts included; the modulo keeps a replacement within the spread.
+  const tickPhase = config.tickPhase === 'spread' ? ((workerId - 1) % config.workers) / config.workers : 0;
+  const state = createWorkerState(
+    config,
+    (watching) => process.send?.({ type: 'watching', watching } satisfies WorkerMessage),
+    tickPhase,
+  );
   const metrics = new MetricsRequests((id) => process.send?.({ type: 'metrics-request', id } satisfies WorkerMessage), METRICS_TIMEOUT_MS);
   state.fetchMetrics = () => metrics.ask();
   const { registry, watchers } = state;
@@ -108,7 +114,11 @@ export async function runWorker(): Promise<void> {
 
   // A ramp of thousands of connections a second overflows Node's default
   // accept backlog of 511; the kernel caps this at net.core.somaxconn.
-  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG });
+  // With SO_REUSEPORT this backlog is this worker's own accept queue.
+  const reusePort = config.acceptPath === 'reuseport';
+  // Fastify hands these options to net.Server#listen as they are; its types predate reusePort.
+  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG, exclusive: reusePort, ...(reusePort ? { reusePort } : {}) });
   registry.start();
-  logger.debug({ port: config.port }, 'worker listening');
+  process.send?.({ type: 'listening', acceptPath: config.acceptPath } satisfies WorkerMessage);
+  logger.debug({ port: config.port, acceptPath: config.acceptPath, tickPhase }, 'worker listening');
 }

@@ -5,8 +5,10 @@ import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { openFileLimit } from './open-file-limit.js';
+import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from '../cluster/accept-path.js';
 
 export type HeartbeatKind = 'comment' | 'nul';
+export type TickPhase = 'spread' | 'aligned';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export interface Config {
@@ -33,6 +35,11 @@ export interface Config {
   readonly expectedConnections: number;
   /** Node/V8 flags added to each worker's command line. */
   readonly workerNodeFlags: readonly string[];
+  /** How connections reach the workers (see cluster/accept-path.ts), and why that one. */
+  readonly acceptPath: AcceptPath;
+  readonly acceptPathReason: string;
+  /** Where in the heartbeat tick each worker's wheel fires (see connections/timing-wheel.ts). */
+  readonly tickPhase: TickPhase;
 }
 
 type Env = Record<string, string | undefined>;
@@ -94,6 +101,15 @@ function nodeFlags(env: Env, name: string, fallback: string): string[] {
   return flags;
 }
 
+function acceptPath(env: Env): { path: AcceptPath; reason: string } {
+  const chosen = oneOf(env, 'ACCEPT_PATH', 'auto', ['auto', 'reuseport', 'round-robin']);
+  if (chosen === 'auto') return defaultAcceptPath();
+  if (chosen === 'reuseport' && !nodeHasReusePort()) {
+    throw new ConfigError('ACCEPT_PATH', chosen, `auto or round-robin: Node ${process.versions.node} has no reusePort (22.12 or later has)`);
+  }
+  return { path: chosen, reason: 'ACCEPT_PATH' };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const heartbeatMs = integer(env, 'HEARTBEAT_MS', 15_000, 10, 3_600_000);
   const fdLimit = openFileLimit();
@@ -106,6 +122,7 @@ export function loadConfig(env: Env = process.env): Config {
   );
   const leaseMs = integer(env, 'LEASE_MS', 5_000, 1_000, 10_000);
   const drainMs = integer(env, 'DRAIN_MS', 10_000, 0, 600_000);
+  const accept = acceptPath(env);
   return Object.freeze({
     port: integer(env, 'PORT', 5252, 0, 65_535),
     host: env.HOST === undefined || env.HOST === '' ? '0.0.0.0' : env.HOST,
@@ -129,5 +146,8 @@ export function loadConfig(env: Env = process.env): Config {
     hostId: keyPart(env, 'HOST_ID', `${os.hostname()}-${randomBytes(3).toString('hex')}`),
     expectedConnections: integer(env, 'EXPECTED_CONNECTIONS', 0, 0),
     workerNodeFlags: Object.freeze(nodeFlags(env, 'WORKER_NODE_FLAGS', DEFAULT_WORKER_FLAGS)),
+    acceptPath: accept.path,
+    acceptPathReason: accept.reason,
+    tickPhase: oneOf<TickPhase>(env, 'TICK_PHASE', 'spread', ['spread', 'aligned']),
   });
 }

@@ -19,6 +19,8 @@ export interface ConnectionRegistryOptions {
   heartbeat: Buffer;
   maxConnections: number;
   maxUnsentBytes: number;
+  /** This worker's place in the heartbeat tick, a fraction from 0 to 1 (see TimingWheel). */
+  tickPhase?: number;
   now?: () => number;
 }
 
@@ -27,6 +29,8 @@ export class ConnectionRegistry {
   private readonly heartbeat: Buffer;
   private readonly maxUnsentBytes: number;
   readonly maxConnections: number;
+  /** Streams answered whose sockets have not been added yet (see open-stream.ts). */
+  private reserved = 0;
   private opened = 0;
   private closed = 0;
   private dropped = 0;
@@ -42,6 +46,7 @@ export class ConnectionRegistry {
     this.wheel = new TimingWheel<HeldSocket>({
       periodMs: options.heartbeatMs,
       onFire: (bucket) => this.beat(bucket),
+      phase: options.tickPhase ?? 0,
       ...(options.now === undefined ? {} : { now: options.now }),
     });
     const registry = this;
@@ -55,14 +60,23 @@ export class ConnectionRegistry {
   }
 
   get full(): boolean {
-    return this.wheel.size >= this.maxConnections;
+    return this.wheel.size + this.reserved >= this.maxConnections;
   }
 
   start(): void {
     this.wheel.start();
   }
 
+  reserve(): void {
+    this.reserved++;
+  }
+
+  cancel(): void {
+    if (this.reserved > 0) this.reserved--;
+  }
+
   add(socket: Socket): void {
+    this.cancel();
     this.wheel.add(socket);
     this.opened++;
     holdSocket(socket, this.onGone);

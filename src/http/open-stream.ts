@@ -8,6 +8,10 @@ import { DEFAULT_HEAD, responseHead } from '../connections/sse-frames.js';
 import { takeOverSocket } from '../connections/take-over-socket.js';
 
 export interface StreamHolder {
+  /** A stream has been answered and will be added in this turn of the event loop (or cancelled). */
+  reserve?(): void;
+  /** A reserved stream's client left before its take-over. */
+  cancel?(): void;
   add(socket: Socket): void;
 }
 
@@ -23,7 +27,10 @@ function takeOverPending(): void {
   pending = [];
   for (const [req, res, holder] of batch) {
     // The client may have left in between; Node has already cleaned up after it.
-    if (req.socket.destroyed) continue;
+    if (req.socket.destroyed) {
+      holder.cancel?.();
+      continue;
+    }
     holder.add(takeOverSocket(req, res));
   }
 }
@@ -34,6 +41,10 @@ export function openStream(request: FastifyRequest, reply: FastifyReply, firstFr
   const extra = reply.getHeaders();
   const head = Object.keys(extra).length === 0 ? DEFAULT_HEAD : responseHead(extra);
   request.raw.socket.write(head + firstFrame, 'latin1');
+  // Counted at once: a burst of requests in one turn (with SO_REUSEPORT a
+  // worker's accept queue hands it dozens) must meet a cap that already
+  // includes the streams answered before it in the same turn.
+  holder.reserve?.();
   if (pending.length === 0) setImmediate(takeOverPending);
   pending.push([request.raw, reply.raw, holder]);
 }

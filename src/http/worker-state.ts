@@ -14,7 +14,7 @@ export interface WorkerState {
   fetchMetrics?: () => Promise<string | undefined>;
 }
 
-export function createWorkerState(config: Config, onWatching?: (watching: boolean) => void): WorkerState {
+export function createWorkerState(config: Config, onWatching?: (watching: boolean) => void, tickPhase = 0): WorkerState {
   return {
     config,
     registry: new ConnectionRegistry({
@@ -22,6 +22,7 @@ export function createWorkerState(config: Config, onWatching?: (watching: boolea
       heartbeat: heartbeatFrame(config.heartbeat),
       maxConnections: config.maxConnectionsPerWorker,
       maxUnsentBytes: config.maxUnsentBytes,
+      tickPhase,
     }),
     watchers: new StatusWatchers(config.maxUnsentBytes, onWatching),
     draining: false,
