@@ -61,6 +61,23 @@ test('bad values fail naming the flag and the value', () => {
   assert.throws(() => parseCli(['--url', 'http://x/', '--bogus'], false), /Unknown option '--bogus'/);
 });
 
+test('--engine picks the client processes, and --batch-ms goes with the C engine only', () => {
+  const node = options(['--url', 'http://x/']);
+  assert.equal(node.engine, 'node');
+  const c = options(['--url', 'http://x/', '--engine', 'c']);
+  assert.equal(c.engine, 'c');
+  assert.equal(c.batchMs, DEFAULTS.batchMs);
+  assert.equal(options(['--url', 'http://x/', '--engine', 'c', '--batch-ms', '0']).batchMs, 0);
+  const cases: Array<[string[], RegExp]> = [
+    [['--engine', 'rust'], /--engine="rust" is not valid: expected one of node, c/],
+    [['--batch-ms', '50'], /--batch-ms="50" is not valid: expected no value unless --engine c/],
+    [['--engine', 'c', '--batch-ms', '1001'], /--batch-ms="1001" is not valid: expected a whole number from 0 to 1000/],
+    [['--engine', 'c', '--batch-ms=-5'], /--batch-ms="-5"/],
+    [['--engine', 'c', '--header', `X-Big: ${'a'.repeat(60_000)}`], /--header="1 headers" is not valid: expected at most 60000 bytes/],
+  ];
+  for (const [argv, message] of cases) assert.throws(() => parseCli(['--url', 'http://x/', ...argv], false), message, argv.join(' '));
+});
+
 test('connections are split over as few processes as the open-file limit allows', () => {
   const o = toOptions({ url: 'http://x/', connections: '50000', rate: '5000', 'max-pending': '2000' }, false);
   const shares = planProcesses(o, 20_000);

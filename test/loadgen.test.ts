@@ -1,143 +1,30 @@
 // The built load generator (`node dist/loadgen/main.js`), run as a user runs
-// it, against small real servers started here: an SSE server writing `:\n\n`
-// every 200 ms (node:http, so the body is chunked), one that closes some
-// streams, one that answers 503, one that never answers, a port with nothing
-// listening, and the million-sse cluster itself.
+// it, against small real servers started here (test/helpers/loadgen.ts): an
+// SSE server writing `:\n\n` every 200 ms (node:http, so the body is chunked),
+// one that closes some streams, one that answers 503, one that never answers,
+// a port with nothing listening, and the million-sse cluster itself.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { ROOT, startCluster } from './helpers/cluster.js';
+import { existsSync } from 'node:fs';
+import { startCluster } from './helpers/cluster.js';
+import {
+  HEARTBEAT_MS,
+  LOADGEN,
+  removeReports,
+  runLoadgen,
+  SOURCES,
+  startLoadgen,
+  startSilentServer,
+  startSseServer,
+} from './helpers/loadgen.js';
 import { startRedis } from './helpers/redis.js';
 import { freePort, waitFor } from './helpers/wait.js';
-import type { Report } from '../src/loadgen/report.js';
 
-const LOADGEN = path.join(ROOT, 'dist/loadgen/main.js');
-const HEARTBEAT_MS = 200;
-const SOURCES = '127.0.1.1-127.0.1.3';
-
-const reportDir = mkdtempSync(path.join(os.tmpdir(), 'loadgen-test-'));
-after(() => rmSync(reportDir, { recursive: true, force: true }));
+after(removeReports);
 
 before(() => {
   assert.ok(existsSync(LOADGEN), `${LOADGEN} is missing: build first (npx tsc -p tsconfig.json)`);
 });
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  report: Report | undefined;
-}
-
-interface Running {
-  stderr(): string;
-  kill(signal: NodeJS.Signals): void;
-  done: Promise<Run>;
-}
-
-let runs = 0;
-
-function startLoadgen(args: string[], timeoutMs = 30_000): Running {
-  const reportPath = path.join(reportDir, `report-${++runs}.json`);
-  const child = spawn(process.execPath, [LOADGEN, '--report', reportPath, '--progress-ms', '250', ...args], {
-    cwd: reportDir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  // Bounds the test even if the load generator hangs; a hang then fails on the exit status.
-  const guard = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const done = new Promise<Run>((resolve) =>
-    child.once('close', (code, signal) => {
-      clearTimeout(guard);
-      const report = existsSync(reportPath) ? (JSON.parse(readFileSync(reportPath, 'utf8')) as Report) : undefined;
-      resolve({ code, signal, stdout, stderr, report });
-    }),
-  );
-  return { stderr: () => stderr, kill: (signal) => child.kill(signal), done };
-}
-
-async function runLoadgen(args: string[]): Promise<Run & { report: Report }> {
-  const run = await startLoadgen(args).done;
-  assert.equal(run.code, 0, `exit status ${run.code} (${run.signal}); stderr:\n${run.stderr}`);
-  assert.ok(run.report, `no report; stderr:\n${run.stderr}`);
-  return run as Run & { report: Report };
-}
-
-interface SseServer {
-  url: string;
-  /** Requests seen, in order. */
-  requests: number;
-  remoteAddresses: Set<string>;
-  close(): Promise<void>;
-}
-
-/**
- * An SSE server on node:http writing `:\n\n` to every stream every 200 ms from
- * one shared timer. `closeWhen(n)` picks requests (numbered from 1) whose
- * stream the server ends 300 ms after it opens.
- */
-async function startSseServer(options: { status?: number; closeWhen?: (n: number) => boolean } = {}): Promise<SseServer> {
-  const streams = new Set<http.ServerResponse>();
-  const state = { requests: 0, remoteAddresses: new Set<string>() };
-  const server = http.createServer((req, res) => {
-    const n = ++state.requests;
-    state.remoteAddresses.add(req.socket.remoteAddress ?? '');
-    if (options.status !== undefined && options.status !== 200) {
-      res.writeHead(options.status, { 'retry-after': '5', 'content-type': 'text/plain' }).end('full\n');
-      return;
-    }
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    res.write(': test-server\n\n');
-    streams.add(res);
-    res.on('close', () => streams.delete(res));
-    if (options.closeWhen?.(n)) setTimeout(() => req.socket.destroy(), 300);
-  });
-  const timer = setInterval(() => {
-    for (const res of streams) res.write(':\n\n');
-  }, HEARTBEAT_MS);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    get requests() {
-      return state.requests;
-    },
-    remoteAddresses: state.remoteAddresses,
-    async close() {
-      clearInterval(timer);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
-/** Accepts connections and never answers. */
-async function startSilentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    async close() {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 const common = ['--sources', SOURCES, '--heartbeat-ms', String(HEARTBEAT_MS)];
 

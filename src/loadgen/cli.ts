@@ -1,6 +1,6 @@
 // The command line: flags in, validated options out, and the --help text.
 import { parseArgs } from 'node:util';
-import { DEFAULTS, toOptions, type LoadgenOptions, type RawOptions } from './options.js';
+import { DEFAULTS, MAX_BATCH_MS, toOptions, type LoadgenOptions, type RawOptions } from './options.js';
 
 export const USAGE = `Usage: million-sse-loadgen --url URL [flags]
 
@@ -32,6 +32,12 @@ checks the heartbeats that arrive, then closes them and writes a JSON report.
   --report PATH             the JSON report (default loadgen-report-ID.json)
   --progress-ms MS          progress interval on stderr; 0 = none
                             (default ${DEFAULTS.progressMsTty} on a terminal, ${DEFAULTS.progressMsPlain} otherwise)
+  --engine node|c           the client processes: node (default) or c, the C
+                            engine built by npm run build when cc is present:
+                            tens of bytes a connection, heartbeats read in batches
+  --batch-ms MS             with --engine c: once the ramp is done, read every
+                            MS ms (gaps are measured to within MS); 0 = on
+                            every event (default ${DEFAULTS.batchMs}, at most ${MAX_BATCH_MS})
   -h, --help                this text
 
 Exit status: 0 when the run ended (after the hold, at --duration, or on the
@@ -64,6 +70,8 @@ export function parseCli(argv: string[], isTTY: boolean): CliResult {
       header: { type: 'string', multiple: true },
       report: { type: 'string' },
       'progress-ms': { type: 'string' },
+      engine: { type: 'string' },
+      'batch-ms': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

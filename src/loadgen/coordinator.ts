@@ -1,16 +1,17 @@
-// The coordinator: forks the client processes, gives each its share, follows
-// their progress, decides when the ramp is over and when the hold ends, then
-// collects every process's result, adds them up and writes the report.
+// The coordinator: starts the client processes (of either engine: engine.ts),
+// gives each its share, follows their progress, decides when the ramp is over
+// and when the hold ends, then collects every process's result, adds them up
+// and writes the report.
 //
 // Its states: ramp (until every process has tried every connection once),
 // hold (--hold seconds), stopping (stop sent, results awaited). The run ends
 // after the hold, at --duration, on a signal, or when a client process dies.
 // Each wait is bounded: the duration timer is armed at the start, and a stop
 // arms a grace timer after which any process that has not answered is killed.
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { startClient } from './engine.js';
 import type { ClientMessage, ClientPlan, CoordinatorMessage } from './messages.js';
 import type { LoadgenOptions } from './options.js';
 import type { ProcessShare } from './process-plan.js';
@@ -19,16 +20,6 @@ import { formatProgress, ProgressWriter, type Phase } from './progress-line.js';
 import { sumProgress, type EndedBy, type Totals } from './report.js';
 import { ephemeralPortCount } from './source-range.js';
 
-// Resolved from this file's own location, so it works from dist/ wherever the package is installed.
-const CLIENT_SCRIPT = fileURLToPath(new URL('./client-process.js', import.meta.url));
-// Flags for the client processes, each measured on 5,000 held connections:
-// --max-semi-space-size=1 (MiB): V8's young generation otherwise grows to
-//   3 x 16 MiB; a client allocates little once its connections are open, so a
-//   small one costs nothing and saves about 1.7 KB a connection at 5,000.
-// --expose-gc and --compact-on-every-full-gc: the one full collection after
-//   the ramp (see client-process.ts) also compacts the old space, which the
-//   ramp's short-lived objects leave fragmented: about 0.8 KB a connection.
-const CLIENT_FLAGS = ['--max-semi-space-size=1', '--expose-gc', '--compact-on-every-full-gc'];
 const STOP_GRACE_MS = 15_000;
 // A client stops on its own this long after --duration, should the coordinator hang.
 const CLIENT_DEADLINE_SLACK_MS = 30_000;
@@ -106,7 +97,7 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
   let lastPrintAt = start;
 
   const clients: Client[] = shares.map((share) => {
-    const child = fork(CLIENT_SCRIPT, [], { execArgv: CLIENT_FLAGS, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = startClient(options.engine);
     const client: Client = {
       share,
       pid: child.pid ?? null,
@@ -147,6 +138,7 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
       lateAfterMs: options.heartbeatMs === 0 ? 0 : options.heartbeatMs + LATE_ALLOWANCE_MS,
       reconnect: options.reconnect,
       deadlineMs: options.durationMs + CLIENT_DEADLINE_SLACK_MS,
+      ...(options.engine === 'c' ? { batchMs: options.batchMs } : {}),
     };
     send(client, { type: 'start', plan });
     return client;

@@ -88,6 +88,8 @@ export function buildReport(input: ReportInput): Report {
       maxPending: options.maxPending,
       connectTimeoutMs: options.connectTimeoutMs,
       reconnect: options.reconnect,
+      engine: options.engine,
+      batchMs: options.engine === 'c' ? options.batchMs : null,
     },
     connections: options.connections,
     established: { peak: Math.max(input.peakEstablished, atEnd), atEnd },

@@ -6,6 +6,7 @@ import { ConfigError } from '../errors.js';
 import { openFileLimit } from '../config/open-file-limit.js';
 import { parseCli, USAGE } from './cli.js';
 import { runCoordinator } from './coordinator.js';
+import { checkEngineBuilt } from './engine.js';
 import { planProcesses } from './process-plan.js';
 
 const NAME = 'million-sse-loadgen';
@@ -27,6 +28,7 @@ try {
     process.stdout.write(USAGE);
     process.exit(0);
   }
+  checkEngineBuilt(parsed.options.engine);
   shares = planProcesses(parsed.options, openFileLimit());
 } catch (err) {
   if (err instanceof ConfigError || isParseArgsError(err)) usageError(err.message);

@@ -1,5 +1,7 @@
 // Messages between the coordinator and its client processes, over the IPC
-// channel that child_process.fork sets up (JSON serialisation).
+// channel that child_process.fork (Node engine) or spawn (C engine) sets up:
+// JSON serialisation, one message per line. native/loadgen-client/ reads and
+// writes the same shapes.
 import type { ProcessShare } from './process-plan.js';
 import type { ClientProgress, ClientResult } from './report.js';
 
@@ -17,6 +19,8 @@ export interface ClientPlan {
   reconnect: boolean;
   /** The process stops on its own this long after starting, should no stop arrive. */
   deadlineMs: number;
+  /** The C engine's batch period (--batch-ms); the Node engine reads as data arrives and has none. */
+  batchMs?: number;
 }
 
 export type CoordinatorMessage = { type: 'start'; plan: ClientPlan } | { type: 'stop' };

@@ -3,6 +3,7 @@
 // it got (a ConfigError, from the project's one error catalogue).
 import os from 'node:os';
 import { ConfigError } from '../errors.js';
+import { parseEngine, type Engine } from './engine.js';
 import { parseSourceRange, SourceRangeError } from './source-range.js';
 
 export interface Target {
@@ -42,6 +43,10 @@ export interface LoadgenOptions {
   readonly progressMs: number;
   /** Extra request header lines, `Name: value`. */
   readonly headers: readonly string[];
+  /** The client processes' engine: client-process.js, or the C engine. */
+  readonly engine: Engine;
+  /** The C engine's sleep between reads once the ramp is done; 0 = wake per event. Gaps are measured to within it. */
+  readonly batchMs: number;
 }
 
 /** What `parseArgs` hands over: every flag as the text it was given. */
@@ -62,6 +67,8 @@ export interface RawOptions {
   report?: string | undefined;
   'progress-ms'?: string | undefined;
   header?: string[] | undefined;
+  engine?: string | undefined;
+  'batch-ms'?: string | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -75,11 +82,18 @@ export const DEFAULTS = Object.freeze({
   connectTimeoutMs: 10_000,
   progressMsTty: 1_000,
   progressMsPlain: 5_000,
+  // Ten wake-ups a second per C engine process, and gaps measured to within a
+  // tenth of a second: well inside the 1 s allowance before a gap is late.
+  batchMs: 100,
 });
 
 /** Slack added to the default --duration beyond the ramp and the hold. */
 const DURATION_SLACK_MS = 120_000;
 const MAX_CONNECTIONS = 10_000_000;
+/** Past the 1 s late allowance, a batch period would blur late and on-time gaps. */
+export const MAX_BATCH_MS = 1_000;
+/** The C engine's bound on the request it sends (native/loadgen-client/messages.h). */
+const MAX_C_REQUEST_HEADER_BYTES = 60_000;
 
 /** A whole-number flag within [min, max]; the benchmark's flags use it too. */
 export function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
@@ -161,6 +175,22 @@ function headers(raw: string[] | undefined): string[] {
   return raw ?? [];
 }
 
+function batchMs(raw: string | undefined, engine: Engine): number {
+  if (raw !== undefined && engine !== 'c') {
+    throw new ConfigError('--batch-ms', raw, 'no value unless --engine c: the Node engine reads each socket as data arrives');
+  }
+  return integer('--batch-ms', raw, DEFAULTS.batchMs, 0, MAX_BATCH_MS);
+}
+
+function headersFor(raw: string[] | undefined, engine: Engine): string[] {
+  const lines = headers(raw);
+  const bytes = lines.reduce((sum, line) => sum + Buffer.byteLength(line, 'latin1') + 2, 0);
+  if (engine === 'c' && bytes > MAX_C_REQUEST_HEADER_BYTES) {
+    throw new ConfigError('--header', `${lines.length} headers`, `at most ${MAX_C_REQUEST_HEADER_BYTES} bytes of headers in all with --engine c`);
+  }
+  return lines;
+}
+
 export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
   const connections = integer('--connections', raw.connections, DEFAULTS.connections, 1, MAX_CONNECTIONS);
   const perSecond = rate(raw.rate);
@@ -172,6 +202,7 @@ export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
   const durationMs = raw.duration === undefined ? defaultDurationMs : seconds('--duration', raw.duration, 0, 30 * 24 * 3600);
   if (durationMs === 0) throw new ConfigError('--duration', raw.duration ?? '', 'a number of seconds above 0');
   const runId = id(raw.id);
+  const clientEngine = parseEngine(raw.engine);
   return Object.freeze({
     target: target(raw.url),
     connections,
@@ -188,6 +219,8 @@ export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
     maxPerProcess: raw['max-per-process'] === undefined ? undefined : integer('--max-per-process', raw['max-per-process'], 1, 1, MAX_CONNECTIONS),
     reportPath: raw.report ?? `loadgen-report-${runId}.json`,
     progressMs: integer('--progress-ms', raw['progress-ms'], isTTY ? DEFAULTS.progressMsTty : DEFAULTS.progressMsPlain, 0, 3_600_000),
-    headers: Object.freeze(headers(raw.header)),
+    headers: Object.freeze(headersFor(raw.header, clientEngine)),
+    engine: clientEngine,
+    batchMs: batchMs(raw['batch-ms'], clientEngine),
   });
 }

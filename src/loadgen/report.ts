@@ -1,6 +1,7 @@
 // What client processes report, and the run's report: the types, and how
 // per-process numbers add up. Every client message carries absolute totals,
 // never increments, so a lost or repeated progress message cannot skew a sum.
+import type { Engine } from './engine.js';
 import { Histogram, type HistogramData, type Percentiles } from './histogram.js';
 
 /** Counts by reason: `ECONNREFUSED`, `HTTP_503`, `TIMEOUT`, `EOF`... */
@@ -44,6 +45,12 @@ export interface ClientResult extends ClientProgress {
   gapMs: HistogramData;
   firstHeartbeatMs: HistogramData;
   connectMs: HistogramData;
+  /**
+   * The C engine's batch period: its reads, and so the times of frames, are
+   * taken once per period, so its gaps are measured to within this. Absent
+   * from the Node engine, which reads each socket as data arrives.
+   */
+  batchMs?: number;
 }
 
 /** A run's figures summed over its client processes: a process's own, less what names it. */
@@ -128,6 +135,9 @@ export interface Report {
     maxPending: number;
     connectTimeoutMs: number;
     reconnect: boolean;
+    engine: Engine;
+    /** The C engine's batch period (gaps are measured to within it); null for the Node engine. */
+    batchMs: number | null;
   };
   connections: number;
   established: { peak: number; atEnd: number };
