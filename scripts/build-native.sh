@@ -1,9 +1,10 @@
 #!/bin/sh
 # Builds the load generator's C engine (native/loadgen-client/*.c) into
 # dist/loadgen/million-sse-client; `npm run build` runs it after tsc.
-# Without a C compiler it prints one line and removes any stale binary, so
-# the build still succeeds and `million-sse-loadgen --engine c` says how to
-# get the engine; the Node engine (the default) needs none of this.
+# Without a C compiler, or off Linux (the engine uses epoll), it prints one
+# line and removes any stale binary, so the build still succeeds and
+# `million-sse-loadgen --engine c` says how to get the engine; the Node
+# engine (the default) needs none of this.
 # CC picks the compiler (default cc); CFLAGS replaces the default flags.
 set -eu
 
@@ -15,6 +16,12 @@ cc=${CC:-cc}
 if ! command -v "$cc" >/dev/null 2>&1; then
   rm -f "$out"
   echo "build-native: no C compiler ($cc) found; the load generator's C engine (--engine c) was skipped"
+  exit 0
+fi
+# The engine waits on epoll, which only Linux has.
+if [ "$(uname -s)" != Linux ]; then
+  rm -f "$out"
+  echo "build-native: the load generator's C engine (--engine c) needs Linux; skipped on $(uname -s)"
   exit 0
 fi
 

@@ -9,7 +9,7 @@ export const C_ENGINE_BINARY = fileURLToPath(new URL('./million-sse-client', imp
 
 /** Why the C engine cannot run, and how to get it. */
 export function cEngineMissing(binary = C_ENGINE_BINARY): string {
-  return `${binary} is missing: install a C compiler (Debian/Ubuntu: sudo apt-get install -y gcc) and re-run npm run build`;
+  return `${binary} is missing: install a C compiler (Debian/Ubuntu: sudo apt-get install -y gcc) and re-run npm run build (on Linux: the engine uses epoll)`;
 }
 
 export const C_ENGINE_MISSING = cEngineMissing();
