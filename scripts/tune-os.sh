@@ -8,6 +8,17 @@
 # /etc/security/limits.conf; LimitNOFILE=1048576 in a systemd unit, including
 # pm2's own unit, since pm2 passes its limit to the apps it starts). Where the
 # hard limit cannot be raised, run more worker processes: WORKERS=N.
+#
+# The established-connection hash. The kernel finds the socket of every
+# arriving TCP segment in one hash table, sized at boot from memory (262,144
+# buckets on a 24 GiB machine) and not changeable at run time. A million
+# connections with both ends on one machine are two million sockets: chains
+# of about eight, and at 900,000 held the lookup (__inet_lookup_established)
+# was the largest single cost on the machine. On a real host, size it at boot
+# with the kernel parameter `thash_entries=4194304` (at least twice the
+# sockets). Without a reboot, a network namespace created after
+# `sysctl -w net.ipv4.tcp_child_ehash_entries=N` gets a table of N buckets of
+# its own (Linux 6.1+): that is what `npm run bench` does for large runs.
 set -euo pipefail
 
 dry_run=0
@@ -48,3 +59,5 @@ for entry in "${settings[@]}"; do
   fi
 done
 echo "nofile (this shell): soft $(ulimit -Sn), hard $(ulimit -Hn)"
+ehash=$(cat /proc/sys/net/ipv4/tcp_ehash_entries 2>/dev/null || echo unknown)
+echo "net.ipv4.tcp_ehash_entries: $ehash (fixed at boot: thash_entries=; negative means this namespace shares the host's table)"

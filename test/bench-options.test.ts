@@ -21,7 +21,27 @@ test('a bad benchmark flag names the flag, the value and what was expected', () 
     [['--port', '70000'], /^--port="70000" is not valid: expected a whole number from 1 to 65535$/],
     [['--hold', '0'], /^--hold="0" is not valid/],
     [['--connections', 'many'], /^--connections="many" is not valid/],
+    [['--engine', 'rust'], /^--engine="rust" is not valid: expected node or c$/],
+    [['--tick-phase', 'random'], /^--tick-phase="random" is not valid: expected spread or aligned$/],
+    [['--netns', '--no-netns'], /^--netns="with --no-netns" is not valid/],
   ] as const) {
     assert.throws(() => parseBenchArgs([...args]), (err: unknown) => err instanceof ConfigError && message.test(err.message));
   }
+});
+
+test('the namespace is decided by size unless asked for; --quick stays on the loopback', async () => {
+  const { bucketsFor } = await import('../src/bench/netns-host.js');
+  // Two sockets a connection (both ends on the host), and twice that in buckets.
+  assert.equal(bucketsFor(1_000_000), 4_194_304);
+  assert.equal(bucketsFor(3_000), 16_384);
+  assert.equal(bucketsFor(10_000_000), 16_777_216, 'the kernel ceiling');
+  const auto = parseBenchArgs(['--connections', '1000000']);
+  assert.ok(auto !== 'help');
+  assert.equal(auto.netns, undefined);
+  const quick = parseBenchArgs(['--quick']);
+  assert.ok(quick !== 'help');
+  assert.equal(quick.netns, false);
+  const asked = parseBenchArgs(['--quick', '--netns', '--engine', 'c', '--batch-ms', '50', '--tick-phase', 'aligned']);
+  assert.ok(asked !== 'help');
+  assert.deepEqual([asked.netns, asked.engine, asked.batchMs, asked.tickPhase], [true, 'c', 50, 'aligned']);
 });

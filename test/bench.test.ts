@@ -48,3 +48,38 @@ test('the quick benchmark writes a complete, self-consistent report and an index
   const index = await readFile(path.join(out, 'index.md'), 'utf8');
   assert.match(index, new RegExp(`\\| 3000 \\| 3000 \\| 0 \\|.*\\[${json}\\]`));
 });
+
+test('--netns runs the whole benchmark inside a namespace with its own established hash, then removes it', async (t) => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const before = (await run('ip', ['netns', 'list'])).stdout;
+  const { stderr } = await run(
+    process.execPath,
+    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--netns', '--connections', '2000', '--hold', '5', '--out', out],
+    { cwd: ROOT, timeout: 240_000 },
+  );
+  const json = (await readdir(out)).find((f) => f.endsWith('-2000.json'));
+  assert.ok(json);
+  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.established, 2000);
+  assert.match(result.host?.netns ?? '', /^msse-bench-\d+$/);
+  assert.equal(result.host?.ownEhash, true, 'the namespace has a table of its own, not the host\'s');
+  assert.equal(result.host?.ehashBuckets, 8_192);
+  assert.match(stderr, /removed/);
+  assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'the namespace is gone');
+});
+
+test('--netns without root fails at once with a clear message', async () => {
+  // The nobody user: the benchmark must refuse before touching the network.
+  const failed = await run(
+    'setpriv',
+    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(ROOT, 'dist/bench/main.js'), '--quick', '--netns', '--out', os.tmpdir()],
+    { cwd: ROOT, timeout: 30_000 },
+  ).then(
+    () => null,
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.ok(failed !== null, 'it exits non-zero');
+  assert.match(failed.stderr, /cannot make a network namespace for the benchmark: it needs root .*; pass --no-netns/);
+});

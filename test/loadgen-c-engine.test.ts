@@ -419,3 +419,33 @@ describe('--engine c without a built C engine', () => {
     assert.doesNotThrow(() => checkEngineBuilt('c', C_ENGINE));
   });
 });
+
+describe('--measure-after, in both engines', () => {
+  for (const engine of ['node', 'c'] as const) {
+    test(`${engine}: gaps and late heartbeats are counted afresh after the ramp, leaving a slow start out`, async () => {
+      // The server is silent for 1.5 s, then beats every 200 ms: every
+      // stream's first gap is 1.5 s, and late (past 200 + 1,000 ms).
+      const args = ['--engine', engine, ...common, '--connections', '100', '--rate', '0', '--hold', '3'];
+      const whole = await startSseServer({ silentForMs: 1_500 });
+      try {
+        const { report } = await runLoadgen(['--url', whole.url, ...args]);
+        assert.ok(report.gapMs.max! >= 1_400, `the slow start is in the gaps: max ${report.gapMs.max}`);
+        assert.equal(report.late, 100);
+        assert.equal(report.timestamps.measuredFrom, null);
+      } finally {
+        await whole.close();
+      }
+      const measured = await startSseServer({ silentForMs: 1_500 });
+      try {
+        const { report } = await runLoadgen(['--url', measured.url, ...args, '--measure-after', '2']);
+        assert.ok(report.gapMs.count > 0);
+        assert.ok(report.gapMs.max! < 700, `only the steady beats after the mark: max ${report.gapMs.max}`);
+        assert.equal(report.late, 0);
+        assert.ok(report.timestamps.measuredFrom !== null && report.timestamps.measuredFrom > report.timestamps.rampDoneAt!);
+        for (const p of report.perProcess) assert.ok(p.gapMs !== null && p.gapMs.max! < 700 && p.late === 0, 'each process reports its own gaps');
+      } finally {
+        await measured.close();
+      }
+    });
+  }
+});

@@ -83,8 +83,12 @@ static void on_line(void *context, const char *line, size_t len)
 {
 	struct loop *loop = context;
 	char type[16];
-	if (message_type(line, len, type, sizeof(type)) == 0 && strcmp(type, "stop") == 0)
+	if (message_type(line, len, type, sizeof(type)) != 0)
+		return;
+	if (strcmp(type, "stop") == 0)
 		loop->finish = 1;
+	else if (strcmp(type, "mark") == 0)
+		pool_mark(&loop->pool);
 }
 
 static void handle(struct loop *loop, const struct epoll_event *events, int n, int64_t now)

@@ -441,3 +441,9 @@ uint32_t pool_stop(struct pool *pool, int64_t now, uint32_t *not_attempted)
 	*not_attempted = pool->capacity - pool->next_fresh;
 	return established_at_stop;
 }
+
+void pool_mark(struct pool *pool)
+{
+	hist_init(&pool->gaps);
+	pool->late = 0;
+}

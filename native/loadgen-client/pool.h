@@ -95,6 +95,8 @@ int pool_nothing_more_to_open(const struct pool *pool);
 int pool_ramp_done(const struct pool *pool);
 /* Streams silent for longer than lateAfterMs right now. */
 uint32_t pool_overdue(const struct pool *pool, int64_t now);
+/* Gaps and late heartbeats from now on only (the coordinator's --measure-after). */
+void pool_mark(struct pool *pool);
 /* Ends every connection; attempts still in flight count as failed with UNFINISHED. Returns established at the stop. */
 uint32_t pool_stop(struct pool *pool, int64_t now, uint32_t *not_attempted);
 

@@ -19,7 +19,25 @@ export interface BenchResult {
   version: 1;
   date: string;
   machine: { cores: number; memoryBytes: number; kernel: string; node: string; openFileLimit: number };
-  settings: { connections: number; holdSeconds: number; settleSeconds?: number; rate: number; heartbeatMs: number; workers: number; quick: boolean; sources: string; maxPending: number; connectTimeoutMs: number };
+  settings: {
+    connections: number;
+    holdSeconds: number;
+    settleSeconds?: number;
+    rate: number;
+    heartbeatMs: number;
+    workers: number;
+    quick: boolean;
+    sources: string;
+    maxPending: number;
+    connectTimeoutMs: number;
+    /** Absent in results from before the C engine, the namespace and spread ticks. */
+    engine?: 'node' | 'c';
+    batchMs?: number | null;
+    tickPhase?: 'spread' | 'aligned';
+    acceptPath?: 'reuseport' | 'round-robin';
+  };
+  /** Where the run happened: a namespace made for it (null: the host) and its established-hash size. */
+  host?: { netns: string | null; ehashBuckets: number | null; ownEhash: boolean | null };
   tuning: string[];
   /** Streams the load generator had open at its peak. */
   established: number;
@@ -39,6 +57,8 @@ export interface BenchResult {
     kernelTcpBufferBytes: number;
     loadgenBytesPerConnection: number | null;
     memAvailableBytesAtHold: number;
+    /** Least-squares slope of the server's total RSS over the hold, bytes per hour. */
+    serverRssSlopeBytesPerHour?: number | null;
   };
   cpu: {
     serverSecondsDuringHold: number;
@@ -58,7 +78,11 @@ export interface BenchResult {
   };
   heartbeats: {
     expectedIntervalMs: number;
+    /** Over the hold: the load generator counts gaps afresh once the settle is over. */
     gapMs: Percentiles;
+    measuredFrom?: string | null;
+    /** Each load-generator process's own gaps: the median and the worst of their p99s, the worst max. */
+    perProcessGapMs?: { processes: number; medianP99: number | null; worstP99: number | null; worstMax: number | null };
     late: number;
     /** Frames the clients received: one opening frame per stream plus the heartbeats. */
     receivedFrames: number;
@@ -112,6 +136,21 @@ export function consistencyProblems(result: BenchResult): string[] {
 const kb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 1024).toFixed(1)} KB`);
 const s = (ms: number | null): string => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
+function slope(bytesPerHour: number | null | undefined): string {
+  if (bytesPerHour === null || bytesPerHour === undefined) return 'n/a';
+  const mb = bytesPerHour / (1024 * 1024);
+  return `${mb >= 0 ? '+' : ''}${mb.toFixed(1)} MB/hour`;
+}
+
+function hostLine(result: BenchResult): string {
+  const { host, settings } = result;
+  const where = host?.netns ? `namespace ${host.netns}` : 'host loopback';
+  const hash = host?.ehashBuckets ? `, established hash ${host.ehashBuckets.toLocaleString('en-US')} buckets` : '';
+  const engine = settings.engine ? `; load generator: ${settings.engine} engine${settings.batchMs ? ` (reads batched every ${settings.batchMs} ms)` : ''}` : '';
+  const server = settings.acceptPath ? `; server: ${settings.workers} workers, accept path ${settings.acceptPath}, ticks ${settings.tickPhase}` : '';
+  return `${where}${hash}${engine}${server}`;
+}
+
 export function markdownTable(result: BenchResult): string {
   const { heartbeats: hb, memory, cpu, ping } = result;
   const n = result.settings.connections.toLocaleString('en-US');
@@ -121,10 +160,12 @@ export function markdownTable(result: BenchResult): string {
     ['load per core', '1.25 (10 on 8 CPUs)', `${cpu.loadPerCore} (load ${(cpu.loadPerCore * result.machine.cores).toFixed(2)} on ${result.machine.cores} cores, load generator included)`],
     ['/ping rate sustained', '≥ 100 /s', `${ping.burstRatePerSec.toLocaleString('en-US')} /s while holding`],
     ['/ping latency (1/s prober)', 'mean of last 60', `median ${ping.last60.medianMs} ms, mean ${ping.last60.meanMs} ms, p99 ${ping.p99Ms} ms`],
-    ['heartbeat gap p99', `${s(hb.expectedIntervalMs)}, without lag`, `${s(hb.gapMs.p99)} (p50 ${s(hb.gapMs.p50)}, max ${s(hb.gapMs.max)}), ${hb.late} late`],
+    ['heartbeat gap p99', `${s(hb.expectedIntervalMs)}, without lag`, `${s(hb.gapMs.p99)} (p50 ${s(hb.gapMs.p50)}, max ${s(hb.gapMs.max)}), ${hb.late} late${hb.measuredFrom ? ', over the hold' : ''}${hb.perProcessGapMs?.worstP99 ? `; worst client process p99 ${s(hb.perProcessGapMs.worstP99)}, max ${s(hb.perProcessGapMs.worstMax)}` : ''}`],
     ['server CPU per heartbeat', '', cpu.microsecondsPerHeartbeat === null ? 'n/a' : `${cpu.microsecondsPerHeartbeat} µs`],
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
+    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}`],
+    ['host', '', hostLine(result)],
   ];
   const table = [
     `| criterion | original (1mc2) | million-sse, ${n} connections |`,

@@ -1,5 +1,6 @@
 // The benchmark's flags, read once and validated.
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../errors.js';
 import { integer } from '../loadgen/options.js';
 
 export interface BenchOptions {
@@ -19,6 +20,15 @@ export interface BenchOptions {
   /** Also measure a bare node:net loop, alternating, `repeat` runs each. */
   compare: boolean;
   repeat: number;
+  /** Run inside a network namespace with its own established hash; undefined: decide by size. */
+  netns: boolean | undefined;
+  /** The load generator's engine; undefined: the C engine where it was built, else Node. */
+  engine: 'node' | 'c' | undefined;
+  /** The C engine's read batching period (its --batch-ms). */
+  batchMs: number;
+  /** The server's TICK_PHASE and ACCEPT_PATH; undefined: the server's defaults. */
+  tickPhase: 'spread' | 'aligned' | undefined;
+  acceptPath: 'reuseport' | 'round-robin' | undefined;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -51,6 +61,21 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       alternating runs, and report the CPU and memory ratios;
                       needs N under one process's open-file limit
   --repeat K          runs of each with --compare (default 3)
+  --netns, --no-netns run everything (Redis, the cluster, the load generator,
+                      the probes) inside a network namespace made for the run,
+                      with an established-connection hash of at least twice the
+                      sockets (4 x N buckets), removed afterwards; root only.
+                      Default: on when the host's hash has fewer buckets than
+                      that (net.ipv4.tcp_ehash_entries), off with --quick
+  --engine node|c     the load generator's engine (default: c where npm run
+                      build compiled it, else node)
+  --batch-ms MS       the C engine's read batching period (default 100): each
+                      client process sleeps MS, then reads everything ready, so
+                      heartbeats do not wake it; gaps are then exact to +-MS
+  --tick-phase spread|aligned
+                      the server's TICK_PHASE (default: the server's, spread)
+  --accept-path reuseport|round-robin
+                      the server's ACCEPT_PATH (default: the server's choice)
   --quick             a few thousand connections, a short hold: a smoke test
   --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
   --out DIR           results folder (default bench/results)
@@ -76,12 +101,22 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       compare: { type: 'boolean' },
       repeat: { type: 'string' },
       'no-tune': { type: 'boolean' },
+      netns: { type: 'boolean' },
+      'no-netns': { type: 'boolean' },
+      engine: { type: 'string' },
+      'batch-ms': { type: 'string' },
+      'tick-phase': { type: 'string' },
+      'accept-path': { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) return 'help';
   const quick = values.quick === true;
+  if (values.netns === true && values['no-netns'] === true) throw new ConfigError('--netns', 'with --no-netns', 'one of the two');
+  const engine = oneOf('--engine', values.engine, ['node', 'c'] as const);
+  const tickPhase = oneOf('--tick-phase', values['tick-phase'], ['spread', 'aligned'] as const);
+  const acceptPath = oneOf('--accept-path', values['accept-path'], ['reuseport', 'round-robin'] as const);
   return {
     quick,
     connections: integer('--connections', values.connections, quick ? 3_000 : 20_000, 1, 10_000_000),
@@ -98,5 +133,16 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     connectTimeoutMs: integer('--connect-timeout-ms', values['connect-timeout-ms'], 10_000, 100, 600_000),
     compare: values.compare === true,
     repeat: integer('--repeat', values.repeat, 3, 1, 100),
+    netns: values.netns === true ? true : values['no-netns'] === true || quick ? false : undefined,
+    engine,
+    batchMs: integer('--batch-ms', values['batch-ms'], 100, 0, 1_000),
+    tickPhase,
+    acceptPath,
   };
+}
+
+function oneOf<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) throw new ConfigError(flag, raw, allowed.join(' or '));
+  return raw as T;
 }

@@ -16,14 +16,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DIST, freePort, openLog } from './server-under-test.js';
 import { startBare, startMillionSse, type Target, type TargetOptions } from './targets.js';
 import type { BenchResult, Sample } from './bench-result.js';
+import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
+import { defaultAcceptPath } from '../cluster/accept-path.js';
+import { C_ENGINE_MISSING, cEngineBuilt } from '../loadgen/c-engine.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(DIST, '..');
 const IDLE_SECONDS = 5;
 const BURST_SECONDS = 3;
 const BURST_CONCURRENCY = 32;
-/** The share of a worker's open-file limit the benchmark plans to fill. */
-const WORKER_FILL = 0.85;
+/**
+ * The share of a worker's open-file limit the benchmark plans to fill. With
+ * SO_REUSEPORT the kernel hashes connections over the workers: binomial
+ * shares, about 1 % apart at 18,000 each. Node's round-robin hands each
+ * connection to the next worker that has taken its last one, so a busier
+ * worker gets fewer and the others more: at 13 workers for 250,000 (3 % below
+ * the limit on average) some filled up and answered 503.
+ */
+const WORKER_FILL = { reuseport: 0.9, 'round-robin': 0.85 } as const;
 /** Sockets a process keeps for itself besides the connections it holds. */
 const FD_MARGIN = 200;
 
@@ -50,7 +60,7 @@ export interface Measurement {
  * Measures one running target: idle baseline, ramp with the load generator,
  * hold with a sample a second, /ping burst, the load generator's report.
  */
-async function measure(target: Target, options: BenchOptions, work: string, log: Log): Promise<Measurement> {
+async function measure(target: Target, options: BenchOptions, engine: 'node' | 'c', work: string, log: Log): Promise<Measurement> {
   const pids = target.pids();
   const idle: Record<string, number[]> = {};
   const idleKernel: KernelSample[] = [];
@@ -88,6 +98,9 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
       '--report', reportFile,
       '--progress-ms', '10000',
       '--id', 'bench',
+      // Gaps as the hold sees them: the ramp and the settle are left out.
+      '--measure-after', String(options.settleSeconds),
+      ...(engine === 'c' ? ['--engine', 'c', '--batch-ms', String(options.batchMs)] : ['--engine', 'node']),
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
@@ -191,6 +204,7 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
         kernelTcpBufferBytes: median(samples.map((s) => s.kernel.tcpMemBytes)),
         loadgenBytesPerConnection: report.memory.bytesPerHeldConnection,
         memAvailableBytesAtHold: median(samples.map((s) => s.kernel.memAvailableBytes)),
+        serverRssSlopeBytesPerHour: slopePerHour(samples.map((s) => [s.t, sum(s.rss)])),
       },
       cpu: {
         serverSecondsDuringHold: round(cpuSeconds, 100),
@@ -214,6 +228,8 @@ async function measure(target: Target, options: BenchOptions, work: string, log:
       heartbeats: {
         expectedIntervalMs: options.heartbeatMs,
         gapMs: report.gapMs,
+        measuredFrom: report.timestamps.measuredFrom,
+        perProcessGapMs: worstProcess(report),
         late: report.late,
         receivedFrames: report.heartbeats,
         openingFrames: report.opened,
@@ -249,14 +265,16 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
 
   const perProcess = openFileLimit() - FD_MARGIN;
   // --compare sets one million-sse worker against one bare process, as DESIGN's reference runs did.
-  // Node's round-robin hands each connection to the next worker that has
-  // taken its last one, so a busier worker gets fewer and the others more:
-  // at 13 workers for 250,000 (3 % below the limit on average) some filled up
-  // and answered 503. Planning each at most 85 % full leaves room for that.
+  const fill = WORKER_FILL[options.acceptPath ?? defaultAcceptPath().path];
   const workers =
-    options.workers ?? (options.compare ? 1 : Math.max(os.availableParallelism(), Math.ceil(options.connections / (perProcess * WORKER_FILL))));
+    options.workers ?? (options.compare ? 1 : Math.max(os.availableParallelism(), Math.ceil(options.connections / (perProcess * fill))));
   if (options.compare && options.connections > perProcess) throw new Error(`--compare needs --connections of at most ${perProcess}: the bare loop is one process`);
   log(`${options.connections} connections, ${workers} workers (open-file limit ${perProcess + FD_MARGIN} per process)`);
+  const engine = options.engine ?? (cEngineBuilt() ? 'c' : 'node');
+  if (engine === 'c' && !cEngineBuilt()) throw new Error(`--engine c: ${C_ENGINE_MISSING}`);
+  const hash = ehashBuckets();
+  const netns = process.env[INSIDE_VARIABLE] ?? null;
+  log(`load generator engine: ${engine}${engine === 'c' ? ` (reads batched every ${options.batchMs} ms)` : ''}; established hash: ${hash === null ? 'unknown' : `${hash.buckets.toLocaleString('en-US')} buckets${hash.own ? ' of its own' : ''}`}${netns === null ? ' (host)' : ` (namespace ${netns})`}`);
   const targetOptions = async (): Promise<TargetOptions> => ({
     port: options.port,
     workers,
@@ -264,6 +282,10 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     expectedConnections: options.connections,
     redisPort: await freePort(),
     log: serverLog,
+    env: {
+      ...(options.tickPhase === undefined ? {} : { TICK_PHASE: options.tickPhase }),
+      ...(options.acceptPath === undefined ? {} : { ACCEPT_PATH: options.acceptPath }),
+    },
   });
 
   // With --compare, million-sse and the bare loop alternate, each run on a
@@ -275,14 +297,14 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     for (let round = 0; round < rounds; round++) {
       const target = await startMillionSse(await targetOptions());
       try {
-        ours.push(await measure(target, options, work, log));
+        ours.push(await measure(target, options, engine, work, log));
       } finally {
         await target.stop();
       }
       if (!options.compare) break;
       const reference = await startBare(await targetOptions());
       try {
-        bare.push(await measure(reference, options, work, log));
+        bare.push(await measure(reference, options, engine, work, log));
       } finally {
         await reference.stop();
       }
@@ -308,7 +330,23 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     version: 1,
     date: startedAt.toISOString(),
     machine: { cores: os.availableParallelism(), memoryBytes: os.totalmem(), kernel: os.release(), node: process.version, openFileLimit: perProcess + FD_MARGIN },
-    settings: { connections: options.connections, holdSeconds: options.holdSeconds, settleSeconds: options.settleSeconds, rate: options.rate, heartbeatMs: options.heartbeatMs, workers, quick: options.quick, sources: options.sources, maxPending: options.maxPending, connectTimeoutMs: options.connectTimeoutMs },
+    settings: {
+      connections: options.connections,
+      holdSeconds: options.holdSeconds,
+      settleSeconds: options.settleSeconds,
+      rate: options.rate,
+      heartbeatMs: options.heartbeatMs,
+      workers,
+      quick: options.quick,
+      sources: options.sources,
+      maxPending: options.maxPending,
+      connectTimeoutMs: options.connectTimeoutMs,
+      engine,
+      batchMs: engine === 'c' ? options.batchMs : null,
+      tickPhase: options.tickPhase ?? 'spread',
+      acceptPath: options.acceptPath ?? defaultAcceptPath().path,
+    },
+    host: { netns, ehashBuckets: hash?.buckets ?? null, ownEhash: hash?.own ?? null },
     tuning,
     ...main,
     ping: ping ?? { samples: 0, failures: 0, last60: { medianMs: 0, meanMs: 0 }, p50Ms: 0, p99Ms: 0, burstRatePerSec: 0, burstFailures: 0 },
@@ -326,6 +364,37 @@ function summary(runs: Measurement[]): { microsecondsPerHeartbeat: number[]; byt
     medianMicroseconds: round(median(runs.map(cpuOf)), 100),
     medianBytes: Math.round(median(runs.map(memOf))),
   };
+}
+
+/** The worst load-generator process's gap p99 and max: the target holds "at every process". */
+function worstProcess(report: LoadgenReport): BenchResult['heartbeats']['perProcessGapMs'] {
+  const gaps = report.perProcess.flatMap((p) => (p.gapMs === null ? [] : [p.gapMs]));
+  const p99s = gaps.flatMap((g) => (g.p99 === null ? [] : [g.p99]));
+  const maxes = gaps.flatMap((g) => (g.max === null ? [] : [g.max]));
+  return {
+    processes: gaps.length,
+    medianP99: p99s.length === 0 ? null : median(p99s),
+    worstP99: p99s.length === 0 ? null : Math.max(...p99s),
+    worstMax: maxes.length === 0 ? null : Math.max(...maxes),
+  };
+}
+
+/**
+ * The least-squares slope of [milliseconds, bytes] points, in bytes per hour:
+ * the original's "no growth in RAM" as a number. Null under two points.
+ */
+export function slopePerHour(points: ReadonlyArray<readonly [number, number]>): number | null {
+  if (points.length < 2) return null;
+  const n = points.length;
+  const meanT = points.reduce((a, [t]) => a + t, 0) / n;
+  const meanY = points.reduce((a, [, y]) => a + y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [t, y] of points) {
+    num += (t - meanT) * (y - meanY);
+    den += (t - meanT) ** 2;
+  }
+  return den === 0 ? null : Math.round((num / den) * 3_600_000);
 }
 
 function round(value: number, scale: number): number {

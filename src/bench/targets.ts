@@ -29,6 +29,8 @@ export interface TargetOptions {
   expectedConnections: number;
   redisPort: number;
   log: WriteStream;
+  /** Extra server environment (TICK_PHASE, ACCEPT_PATH). */
+  env?: Record<string, string>;
 }
 
 
@@ -44,6 +46,7 @@ export async function startMillionSse(options: TargetOptions): Promise<Target> {
       LOG_LEVEL: 'warn',
       DRAIN_MS: '2000',
       EXPECTED_CONNECTIONS: String(options.expectedConnections),
+      ...options.env,
     },
     options.log,
   );

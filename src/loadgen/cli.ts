@@ -38,6 +38,9 @@ checks the heartbeats that arrive, then closes them and writes a JSON report.
   --batch-ms MS             with --engine c: once the ramp is done, read every
                             MS ms (gaps are measured to within MS); 0 = on
                             every event (default ${DEFAULTS.batchMs}, at most ${MAX_BATCH_MS})
+  --measure-after S         count heartbeat gaps and late heartbeats afresh S
+                            seconds after the ramp is done, leaving the ramp
+                            out of them (default: over the whole run)
   -h, --help                this text
 
 Exit status: 0 when the run ended (after the hold, at --duration, or on the
@@ -72,6 +75,7 @@ export function parseCli(argv: string[], isTTY: boolean): CliResult {
       'progress-ms': { type: 'string' },
       engine: { type: 'string' },
       'batch-ms': { type: 'string' },
+      'measure-after': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

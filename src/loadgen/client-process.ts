@@ -73,6 +73,7 @@ function run(plan: ClientPlan): void {
   const deadline = setTimeout(finish, plan.deadlineMs);
   process.on('message', (message: CoordinatorMessage) => {
     if (message.type === 'stop') finish();
+    else if (message.type === 'mark') pool.mark();
   });
   process.on('disconnect', finish);
   pool.start();

@@ -134,6 +134,12 @@ export class ConnectionPool {
     this.tick(performance.now());
   }
 
+  /** Gaps and late heartbeats from now on only: the coordinator's --measure-after. */
+  mark(): void {
+    this.gaps.reset();
+    this.late = 0;
+  }
+
   /** Ends every connection; attempts still in flight count as failed with UNFINISHED. */
   stop(): { establishedAtStop: number; notAttempted: number } {
     const establishedAtStop = this.established;

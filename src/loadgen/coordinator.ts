@@ -91,6 +91,8 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
   let peakEstablished = 0;
   let coordinatorRssPeak = process.memoryUsage.rss();
   let holdTimer: NodeJS.Timeout | undefined;
+  let markTimer: NodeJS.Timeout | undefined;
+  let measuredFrom: Date | null = null;
   let durationTimer: NodeJS.Timeout | undefined;
   let graceTimer: NodeJS.Timeout | undefined;
   let lastOpened = 0;
@@ -166,6 +168,12 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
       rampDoneAt = new Date();
       rampMs = Math.round(performance.now() - start);
       holdTimer = setTimeout(() => stop('hold'), options.holdMs);
+      if (options.measureAfterMs !== null) {
+        markTimer = setTimeout(() => {
+          measuredFrom = new Date();
+          for (const client of clients) send(client, { type: 'mark' });
+        }, options.measureAfterMs);
+      }
     }
   }
 
@@ -176,6 +184,7 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
     stoppedAt = new Date();
     stopRequestedAt = Date.now();
     clearTimeout(holdTimer);
+    clearTimeout(markTimer);
     clearTimeout(durationTimer);
     for (const client of clients) send(client, { type: 'stop' });
     graceTimer = setTimeout(() => kill(`no result within ${STOP_GRACE_MS} ms of the stop; killed`), STOP_GRACE_MS);
@@ -238,6 +247,7 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
     clients,
     startedAt,
     rampDoneAt,
+    measuredFrom,
     rampMs,
     stoppedAt,
     endedBy,

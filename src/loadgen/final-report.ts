@@ -4,6 +4,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { LoadgenOptions } from './options.js';
 import type { ProcessShare } from './process-plan.js';
 import { median } from '../stats/median.js';
+import { Histogram } from './histogram.js';
 import { formatCounts, formatMegabytes } from './progress-line.js';
 import {
   mergeHistograms,
@@ -39,6 +40,8 @@ interface ReportInput {
   clients: ClientRecord[];
   startedAt: Date;
   rampDoneAt: Date | null;
+  /** When gaps started to be counted afresh (--measure-after); null: over the whole run. */
+  measuredFrom: Date | null;
   rampMs: number | null;
   stoppedAt: Date | null;
   endedBy: EndedBy;
@@ -60,6 +63,8 @@ export function buildReport(input: ReportInput): Report {
     rssPeakBytes: c.rssPeak > 0 ? c.rssPeak : null,
     rssHoldMedianBytes: c.holdSamples.length === 0 ? null : median(c.holdSamples),
     eventLoopDelayMs: c.result?.eventLoopDelayMs ?? null,
+    gapMs: c.result === undefined ? null : Histogram.from(c.result.gapMs).summary(),
+    late: c.result?.late ?? null,
     problem: c.problem,
   }));
   const holdMedians = perProcess.map((p) => p.rssHoldMedianBytes);
@@ -76,6 +81,7 @@ export function buildReport(input: ReportInput): Report {
     timestamps: {
       startedAt: input.startedAt.toISOString(),
       rampDoneAt: input.rampDoneAt?.toISOString() ?? null,
+      measuredFrom: input.measuredFrom?.toISOString() ?? null,
       stoppedAt: input.stoppedAt?.toISOString() ?? null,
       endedAt: new Date().toISOString(),
     },

@@ -62,6 +62,14 @@ export class Histogram {
     return this.total;
   }
 
+  reset(): void {
+    this.counts.fill(0);
+    this.total = 0;
+    this.sum = 0;
+    this.low = Infinity;
+    this.high = -Infinity;
+  }
+
   /** Records `times` values of `ms` milliseconds each (negative values count as 0). */
   record(ms: number, times = 1): void {
     const value = ms > 0 ? ms : 0;

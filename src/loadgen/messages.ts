@@ -23,6 +23,10 @@ export interface ClientPlan {
   batchMs?: number;
 }
 
-export type CoordinatorMessage = { type: 'start'; plan: ClientPlan } | { type: 'stop' };
+export type CoordinatorMessage =
+  | { type: 'start'; plan: ClientPlan }
+  /** From now on, count heartbeat gaps and late heartbeats afresh (--measure-after). */
+  | { type: 'mark' }
+  | { type: 'stop' };
 
 export type ClientMessage = { type: 'progress'; progress: ClientProgress } | { type: 'result'; result: ClientResult };

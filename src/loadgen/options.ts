@@ -47,6 +47,12 @@ export interface LoadgenOptions {
   readonly engine: Engine;
   /** The C engine's sleep between reads once the ramp is done; 0 = wake per event. Gaps are measured to within it. */
   readonly batchMs: number;
+  /**
+   * Gaps and late heartbeats are counted afresh this long after the ramp is
+   * done, leaving out what the ramp and its aftermath did to them; null: over
+   * the whole run.
+   */
+  readonly measureAfterMs: number | null;
 }
 
 /** What `parseArgs` hands over: every flag as the text it was given. */
@@ -69,6 +75,7 @@ export interface RawOptions {
   header?: string[] | undefined;
   engine?: string | undefined;
   'batch-ms'?: string | undefined;
+  'measure-after'?: string | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -222,5 +229,6 @@ export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
     headers: Object.freeze(headersFor(raw.header, clientEngine)),
     engine: clientEngine,
     batchMs: batchMs(raw['batch-ms'], clientEngine),
+    measureAfterMs: raw['measure-after'] === undefined ? null : seconds('--measure-after', raw['measure-after'], 0, 30 * 24 * 3600),
   });
 }

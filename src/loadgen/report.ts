@@ -115,6 +115,9 @@ export interface ProcessReport {
   /** Median of the once-a-second samples over the hold; null when there was no hold. */
   rssHoldMedianBytes: number | null;
   eventLoopDelayMs: { p99: number; max: number } | null;
+  /** This process's own heartbeat gaps and late heartbeats; null when it did not report. */
+  gapMs: Percentiles | null;
+  late: number | null;
   /** Set when the process did not end with a result: how it exited, or why it was killed. */
   problem: string | null;
 }
@@ -125,7 +128,14 @@ export interface Report {
   /** False when a client process crashed or was killed before reporting: the sums then miss its share. */
   complete: boolean;
   endedBy: EndedBy;
-  timestamps: { startedAt: string; rampDoneAt: string | null; stoppedAt: string | null; endedAt: string };
+  timestamps: {
+    startedAt: string;
+    rampDoneAt: string | null;
+    /** From here on gaps and late heartbeats were counted (--measure-after); null: the whole run. */
+    measuredFrom: string | null;
+    stoppedAt: string | null;
+    endedAt: string;
+  };
   settings: {
     rate: number;
     sources: number;

@@ -90,6 +90,8 @@ export interface SseServerOptions {
   /** Requests whose response the server ends (the last chunk) 300 ms after it opens, keeping the connection. */
   endWhen?: (n: number) => boolean;
   heartbeatMs?: number;
+  /** Heartbeats start this long after the server does: every stream's first gap is that long. */
+  silentForMs?: number;
 }
 
 async function listen(server: net.Server): Promise<number> {
@@ -115,9 +117,14 @@ export async function startSseServer(options: SseServerOptions = {}): Promise<Ss
     if (options.closeWhen?.(n)) setTimeout(() => req.socket.destroy(), 300);
     if (options.endWhen?.(n)) setTimeout(() => res.end(), 300);
   });
-  const timer = setInterval(() => {
-    for (const res of streams) res.write(':\n\n');
-  }, options.heartbeatMs ?? HEARTBEAT_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const beat = (): void => {
+    timer = setInterval(() => {
+      for (const res of streams) res.write(':\n\n');
+    }, options.heartbeatMs ?? HEARTBEAT_MS);
+  };
+  const silence = options.silentForMs === undefined ? undefined : setTimeout(beat, options.silentForMs);
+  if (silence === undefined) beat();
   const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}/`,
@@ -127,6 +134,7 @@ export async function startSseServer(options: SseServerOptions = {}): Promise<Ss
     },
     remoteAddresses: state.remoteAddresses,
     async close() {
+      clearTimeout(silence);
       clearInterval(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
