@@ -133,7 +133,7 @@ export function consistencyProblems(result: BenchResult): string[] {
   return problems;
 }
 
-const kb = (bytes: number | null): string => (bytes === null ? 'n/a' : `${(bytes / 1024).toFixed(1)} KB`);
+const kb = (bytes: number | null): string => (bytes === null ? 'n/a' : bytes < 1024 ? `${bytes} B` : `${(bytes / 1024).toFixed(1)} KB`);
 const s = (ms: number | null): string => (ms === null ? 'n/a' : `${(ms / 1000).toFixed(2)} s`);
 
 function slope(bytesPerHour: number | null | undefined): string {

@@ -3,7 +3,7 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BENCH_USAGE, parseBenchArgs } from './options.js';
-import { runBench } from './run-bench.js';
+import { applyTuning, runBench } from './run-bench.js';
 import { INDEX_HEADER, consistencyProblems, indexRow, markdownTable } from './bench-result.js';
 import { writeChart } from './chart.js';
 import { INSIDE_VARIABLE, NetnsError, bucketsFor, ehashBuckets, runInNetns } from './netns-host.js';
@@ -37,6 +37,7 @@ async function main(): Promise<number> {
     const host = ehashBuckets();
     const netns = options.netns ?? (host !== null && host.buckets < needed);
     if (netns) {
+      if (options.tune) await applyTuning((line) => log(`host ${line}`));
       // The whole run, this process included (it follows the status feed and
       // probes /ping), happens inside; results land in the same folder.
       return runInNetns([process.execPath, ...process.execArgv, ...process.argv.slice(1)], needed, log);

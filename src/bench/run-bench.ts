@@ -245,23 +245,30 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
   }
 }
 
+/**
+ * Applies scripts/tune-os.sh as root; returns its lines. Inside a namespace
+ * made for the run, the namespace's own settings (port range, somaxconn,
+ * tcp_rmem...) are set; the machine-wide ones (tcp_mem, file-max) only on
+ * the host, so the benchmark tunes there too before entering.
+ */
+export async function applyTuning(log: Log): Promise<string[]> {
+  if (process.getuid?.() !== 0) {
+    log('not root: kernel settings left as they are (see scripts/tune-os.sh)');
+    return [];
+  }
+  const { stdout } = await run(path.join(ROOT, 'scripts/tune-os.sh'));
+  const lines = stdout.trim().split('\n');
+  for (const line of lines) log(`tune: ${line}`);
+  return lines;
+}
+
 export async function runBench(options: BenchOptions, log: Log): Promise<BenchResult> {
   const startedAt = new Date();
   const work = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-'));
   const serverLog = openLog(path.join(work, 'server.log'));
   log(`work folder ${work} (server log: server.log)`);
 
-  const tuning: string[] = [];
-  if (options.tune) {
-    if (process.getuid?.() !== 0) log('not root: kernel settings left as they are (see scripts/tune-os.sh)');
-    else {
-      const { stdout } = await run(path.join(ROOT, 'scripts/tune-os.sh'));
-      for (const line of stdout.trim().split('\n')) {
-        tuning.push(line);
-        log(`tune: ${line}`);
-      }
-    }
-  }
+  const tuning = options.tune ? await applyTuning(log) : [];
 
   const perProcess = openFileLimit() - FD_MARGIN;
   // --compare sets one million-sse worker against one bare process, as DESIGN's reference runs did.
