@@ -429,7 +429,8 @@ describe('--measure-after, in both engines', () => {
       const whole = await startSseServer({ silentForMs: 1_500 });
       try {
         const { report } = await runLoadgen(['--url', whole.url, ...args]);
-        assert.ok(report.gapMs.max! >= 1_400, `the slow start is in the gaps: max ${report.gapMs.max}`);
+        // Within a batch period either way (the C engine's default 100 ms).
+        assert.ok(report.gapMs.max! >= 1_300, `the slow start is in the gaps: max ${report.gapMs.max}`);
         assert.equal(report.late, 100);
         assert.equal(report.timestamps.measuredFrom, null);
       } finally {

@@ -2,12 +2,11 @@
  * loop.h: the engine's event loop: one thread, one epoll set, a few timers
  * (pacing tick, timeout scan, progress, deadline), and batched reads.
  *
- * Why C: the point of the engine. Once the ramp is done (or whenever nothing
- * is in flight), the loop sleeps --batch-ms on a fixed schedule and then
- * drains what epoll has ready with a zero timeout, so the thousands of
- * heartbeats that arrive in a batch period cost one wake-up, not one each.
- * During the ramp it waits in epoll_wait with the next timer as timeout, to
- * answer connects promptly.
+ * Why C: the point of the engine. The loop sleeps until the next of its
+ * timers or the next --batch-ms on a fixed schedule, and then drains what
+ * epoll has ready with a zero timeout, so the thousands of heartbeats that
+ * arrive in a batch period cost one wake-up, not one each. With --batch-ms 0
+ * it waits in epoll_wait instead and is woken by every event.
  */
 #ifndef LOADGEN_LOOP_H
 #define LOADGEN_LOOP_H

@@ -47,7 +47,7 @@ struct plan {
 	uint32_t late_after_ms;
 	int reconnect;
 	uint64_t deadline_ms;
-	/* The C engine's own: how long the loop sleeps between drains once the ramp is done; 0 = wake per event. */
+	/* The C engine's own: how long the loop sleeps between drains at most; 0 = wake per event. */
 	uint32_t batch_ms;
 };
 

@@ -35,7 +35,7 @@ checks the heartbeats that arrive, then closes them and writes a JSON report.
   --engine node|c           the client processes: node (default) or c, the C
                             engine built by npm run build when cc is present:
                             tens of bytes a connection, heartbeats read in batches
-  --batch-ms MS             with --engine c: once the ramp is done, read every
+  --batch-ms MS             with --engine c: ramp and hold alike, read every
                             MS ms (gaps are measured to within MS); 0 = on
                             every event (default ${DEFAULTS.batchMs}, at most ${MAX_BATCH_MS})
   --measure-after S         count heartbeat gaps and late heartbeats afresh S

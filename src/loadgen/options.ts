@@ -45,7 +45,7 @@ export interface LoadgenOptions {
   readonly headers: readonly string[];
   /** The client processes' engine: client-process.js, or the C engine. */
   readonly engine: Engine;
-  /** The C engine's sleep between reads once the ramp is done; 0 = wake per event. Gaps are measured to within it. */
+  /** The C engine's sleep between reads, ramp and hold alike; 0 = wake per event. Gaps are measured to within it. */
   readonly batchMs: number;
   /**
    * Gaps and late heartbeats are counted afresh this long after the ramp is
