@@ -7,18 +7,26 @@ import os from 'node:os';
 import path from 'node:path';
 import { latestPerN } from '../src/bench/chart.js';
 
-function run(date: string, n: number, extra: { established?: number; settleSeconds?: number; quick?: boolean; comparison?: object; serverBytes?: number } = {}) {
+function run(
+  date: string,
+  n: number,
+  extra: { established?: number; settleSeconds?: number; quick?: boolean; comparison?: object; serverBytes?: number; wholeRunGaps?: boolean } = {},
+) {
   return {
     date,
     settings: { connections: n, quick: extra.quick ?? false, ...(extra.settleSeconds === undefined ? {} : { settleSeconds: extra.settleSeconds }) },
     established: extra.established ?? n,
     ...(extra.comparison === undefined ? {} : { comparison: extra.comparison }),
     memory: { serverBytesPerConnection: extra.serverBytes ?? 1000, kernelSlabBytesPerConnection: 9000 },
-    heartbeats: { expectedIntervalMs: 15_000, gapMs: { p50: 14_970, p99: 15_040, max: 15_200 } },
+    heartbeats: {
+      expectedIntervalMs: 15_000,
+      gapMs: { p50: 14_970, p99: 15_040, max: 15_200 },
+      ...(extra.wholeRunGaps ? {} : { measuredFrom: '2026-01-01T00:01:00Z' }),
+    },
   };
 }
 
-test('the chart takes the latest complete, settled, non-comparison run for each N', async () => {
+test('the chart takes the latest complete, settled, non-comparison run for each N, with gaps measured over the hold', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msse-chart-'));
   try {
     const files: Record<string, object> = {
@@ -31,6 +39,8 @@ test('the chart takes the latest complete, settled, non-comparison run for each 
       '2026-01-05-00-00-00-3000.json': run('2026-01-05T00:00:00Z', 3_000, { settleSeconds: 2, quick: true }),
       '2026-01-06-00-00-00-18000.json': run('2026-01-06T00:00:00Z', 18_000, { settleSeconds: 15, comparison: {} }),
       '2026-01-07-00-00-00-250000.json': run('2026-01-07T00:00:00Z', 250_000, { settleSeconds: 15, serverBytes: 1200 }),
+      // Gaps over the whole run, ramp included (before --measure-after): not a point.
+      '2026-01-08-00-00-00-500000.json': run('2026-01-08T00:00:00Z', 500_000, { settleSeconds: 15, wholeRunGaps: true }),
     };
     for (const [name, body] of Object.entries(files)) await writeFile(path.join(dir, name), JSON.stringify(body));
     const points = await latestPerN(dir);

@@ -126,7 +126,7 @@ static void record_lateness(struct loop *loop, int64_t woke, int64_t target)
 	hist_record(&loop->lateness, woke > target ? woke - target : 0, 1);
 }
 
-/* Stops every connection and sends the result; returns the exit status. */
+/* Stops every connection's accounting and sends the result; returns the exit status. The sockets close at exit. */
 static int finish(struct loop *loop, uint64_t rss_start)
 {
 	struct result_extras extras = { 0 };

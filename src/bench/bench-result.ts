@@ -70,6 +70,8 @@ export interface BenchResult {
   ping: {
     samples: number;
     failures: number;
+    /** Seconds with no probe because the last one was still waiting for its answer. */
+    skipped?: number;
     last60: { medianMs: number; meanMs: number };
     p50Ms: number;
     p99Ms: number;
@@ -159,7 +161,7 @@ export function markdownTable(result: BenchResult): string {
     ['memory per connection', '15 KB (15 GB budget / 1M)', `${kb(memory.serverBytesPerConnection)} server user space; kernel slab ${kb(memory.kernelSlabBytesPerConnection)} (both ends)`],
     ['load per core', '1.25 (10 on 8 CPUs)', `${cpu.loadPerCore} (load ${(cpu.loadPerCore * result.machine.cores).toFixed(2)} on ${result.machine.cores} cores, load generator included)`],
     ['/ping rate sustained', '≥ 100 /s', `${ping.burstRatePerSec.toLocaleString('en-US')} /s while holding`],
-    ['/ping latency (1/s prober)', 'mean of last 60', `median ${ping.last60.medianMs} ms, mean ${ping.last60.meanMs} ms, p99 ${ping.p99Ms} ms`],
+    ['/ping latency (1/s prober)', 'mean of last 60', `median ${ping.last60.medianMs} ms, mean ${ping.last60.meanMs} ms, p99 ${ping.p99Ms} ms${ping.skipped ? `; ${ping.skipped} seconds skipped behind a slow answer` : ''}`],
     ['heartbeat gap p99', `${s(hb.expectedIntervalMs)}, without lag`, `${s(hb.gapMs.p99)} (p50 ${s(hb.gapMs.p50)}, max ${s(hb.gapMs.max)}), ${hb.late} late${hb.measuredFrom ? ', over the hold' : ''}${hb.perProcessGapMs?.worstP99 ? `; worst client process p99 ${s(hb.perProcessGapMs.worstP99)}, max ${s(hb.perProcessGapMs.worstMax)}` : ''}`],
     ['server CPU per heartbeat', '', cpu.microsecondsPerHeartbeat === null ? 'n/a' : `${cpu.microsecondsPerHeartbeat} µs`],
     ['time to establish', '', s(result.rampMs)],

@@ -25,9 +25,10 @@ export async function latestPerN(outDir: string): Promise<Point[]> {
     const result = JSON.parse(await readFile(path.join(outDir, file), 'utf8')) as BenchResult & { problems?: string[] };
     // Quick runs, stalled ramps and --compare runs (one worker) are not points
     // on the curve, and neither are runs from before the settle window (no
-    // `settleSeconds`): their hold included the ramp's garbage collection.
+    // `settleSeconds`): their hold included the ramp's garbage collection; nor
+    // runs whose heartbeat gaps covered the ramp too (no `measuredFrom`).
     if (result.settings.quick || result.comparison || result.established !== result.settings.connections) continue;
-    if (result.settings.settleSeconds === undefined) continue;
+    if (result.settings.settleSeconds === undefined || result.heartbeats.measuredFrom === undefined) continue;
     const n = result.settings.connections;
     const previous = byN.get(n);
     if (previous !== undefined && previous.date > result.date) continue;

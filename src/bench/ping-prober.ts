@@ -14,9 +14,17 @@ function pingOnce(agent: http.Agent, url: URL): Promise<number> {
   });
 }
 
+/**
+ * One probe a second, never two at once. A probe still in flight when the
+ * next second comes skips that second (counted): queued behind it on the one
+ * keep-alive socket, the later probes would time the queue, not the server,
+ * and a server stalled for a few seconds would read as stalled for minutes.
+ */
 export class PingProber {
   readonly latenciesMs: number[] = [];
   failures = 0;
+  skipped = 0;
+  private inFlight = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -24,10 +32,17 @@ export class PingProber {
 
   start(): void {
     this.timer = setInterval(() => {
-      pingOnce(this.agent, this.url).then(
-        (ms) => this.latenciesMs.push(ms),
-        () => this.failures++,
-      );
+      if (this.inFlight) {
+        this.skipped++;
+        return;
+      }
+      this.inFlight = true;
+      pingOnce(this.agent, this.url)
+        .then(
+          (ms) => this.latenciesMs.push(ms),
+          () => this.failures++,
+        )
+        .finally(() => (this.inFlight = false));
     }, 1_000);
   }
 

@@ -104,8 +104,18 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+  // The load generator's own word that every connection has been tried and
+  // has succeeded or failed: its progress line names the phase. Without it, a
+  // ramp with a few failures would be waited for until the ramp budget ran
+  // out, and the load generator's hold (counted from its own ramp's end)
+  // would end before the benchmark's.
+  let loadgenRampDone = false;
   loadgen.stderr?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().trim().split('\n')) if (line !== '') log(`loadgen: ${line}`);
+    for (const line of chunk.toString().trim().split('\n')) {
+      if (line === '') continue;
+      if (/ (hold|stopping) \|/.test(line)) loadgenRampDone = true;
+      log(`loadgen: ${line}`);
+    }
   });
   const loadgenExited = new Promise<number | null>((resolve) => loadgen.once('exit', (code) => resolve(code)));
   const loadgenPid = loadgen.pid!;
@@ -114,7 +124,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     const rampDeadline = Date.now() + rampBudgetMs;
     // A ramp that stalls is a finding, not a crash: the run holds what it got
     // and the report says how far it came (the consistency check flags it).
-    while (target.connections() !== options.connections) {
+    while (target.connections() !== options.connections && !loadgenRampDone) {
       if (loadgen.exitCode !== null) throw new Error(`the load generator exited (${loadgen.exitCode}) before ${options.connections} were established`);
       if (Date.now() > rampDeadline) {
         log(`${target.name}: the ramp stalled: ${target.connections()} of ${options.connections} established after ${rampBudgetMs / 1000} s; holding those`);
@@ -124,6 +134,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     }
     const rampMs = performance.now() - loadStarted;
     if (target.connections() === options.connections) log(`${target.name}: all ${options.connections} established in ${(rampMs / 1000).toFixed(1)} s; holding ${options.holdSeconds} s`);
+    else if (loadgenRampDone) log(`${target.name}: the load generator's ramp is done with ${target.connections()} of ${options.connections} established; holding those`);
     // Right after the ramp a server is still collecting the ramp's garbage,
     // and nothing has had its first heartbeat yet: neither is what holding costs.
     if (options.settleSeconds > 0) {
@@ -219,6 +230,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
           : {
               samples: latencies.length,
               failures: prober.failures,
+              skipped: prober.skipped,
               last60: { medianMs: round(median(last60), 10), meanMs: round(last60.reduce((a, b) => a + b, 0) / Math.max(1, last60.length), 10) },
               p50Ms: round(median(latencies), 10),
               p99Ms: round(percentile(latencies, 99), 10),
