@@ -50,7 +50,6 @@ export class Supervisor extends EventEmitter {
       if (message.type === 'listening') {
         // Replacements listen too; only the first round decides start-up.
         if (++listeningCount === this.options.workers) allListening();
-        this.emit('worker-listening', worker.id);
         return;
       }
       this.options.onMessage(worker.id, message, (answer) => {

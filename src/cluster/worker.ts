@@ -116,8 +116,12 @@ export async function runWorker(): Promise<void> {
   // accept backlog of 511; the kernel caps this at net.core.somaxconn.
   // With SO_REUSEPORT this backlog is this worker's own accept queue.
   const reusePort = config.acceptPath === 'reuseport';
-  // Fastify hands these options to net.Server#listen as they are; its types predate reusePort.
-  await app.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG, exclusive: reusePort, ...(reusePort ? { reusePort } : {}) });
+  // Fastify hands these options to net.Server#listen as they are. `exclusive`
+  // makes the worker bind its own socket instead of asking the primary for a
+  // shared one, and `reusePort` lets every worker bind the same port. It is
+  // passed as a variable because Fastify's listen types predate it.
+  const listenOptions = { port: config.port, host: config.host, backlog: LISTEN_BACKLOG, exclusive: reusePort, reusePort };
+  await app.listen(listenOptions);
   registry.start();
   process.send?.({ type: 'listening', acceptPath: config.acceptPath } satisfies WorkerMessage);
   logger.debug({ port: config.port, acceptPath: config.acceptPath, tickPhase }, 'worker listening');
