@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
 import { nextStatus, openSse, type RawStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
 import { defaultAcceptPath, nodeHasReusePort } from '../src/cluster/accept-path.js';
@@ -39,14 +39,8 @@ async function count(): Promise<number> {
   return Number((await redis.client.get('connections')) ?? 0);
 }
 
-async function withCluster(env: Record<string, string>, body: (cluster: TestCluster) => Promise<void>): Promise<void> {
-  await redis.client.flushall();
-  const cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '1000', DRAIN_MS: '200', ...env });
-  try {
-    await body(cluster);
-  } finally {
-    await cluster.stop();
-  }
+function withCluster(env: Record<string, string>, body: (cluster: TestCluster) => Promise<void>): Promise<void> {
+  return withClusterIn(redis, { HEARTBEAT_MS: '1000', DRAIN_MS: '200', ...env }, body);
 }
 
 test('auto picks SO_REUSEPORT on Linux with Node 22.12 or later, and round-robin elsewhere', () => {

@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { startCluster, type TestCluster } from './helpers/cluster.js';
+import { startCluster, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
 import { nextStatus, openSse, type RawOptions, type RawStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -38,14 +38,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
-async function withCluster(env: Record<string, string>, body: (cluster: TestCluster) => Promise<void>): Promise<void> {
-  await redis.client.flushall();
-  const cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '500', DRAIN_MS: '500', ...env });
-  try {
-    await body(cluster);
-  } finally {
-    await cluster.stop();
-  }
+function withCluster(env: Record<string, string>, body: (cluster: TestCluster) => Promise<void>): Promise<void> {
+  return withClusterIn(redis, env, body);
 }
 
 test('the count is exact over hundreds of connections on two workers, through connects and disconnects', async () => {

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../errors.js';
 import { integer } from '../loadgen/options.js';
+import { ENGINES, type Engine } from '../loadgen/engine.js';
 
 export interface BenchOptions {
   connections: number;
@@ -23,7 +24,7 @@ export interface BenchOptions {
   /** Run inside a network namespace with its own established hash; undefined: decide by size. */
   netns: boolean | undefined;
   /** The load generator's engine; undefined: the C engine where it was built, else Node. */
-  engine: 'node' | 'c' | undefined;
+  engine: Engine | undefined;
   /** The C engine's read batching period (its --batch-ms). */
   batchMs: number;
   /** The server's TICK_PHASE and ACCEPT_PATH; undefined: the server's defaults. */
@@ -114,7 +115,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   if (values.help === true) return 'help';
   const quick = values.quick === true;
   if (values.netns === true && values['no-netns'] === true) throw new ConfigError('--netns', 'with --no-netns', 'one of the two');
-  const engine = oneOf('--engine', values.engine, ['node', 'c'] as const);
+  const engine = oneOf('--engine', values.engine, ENGINES);
   const tickPhase = oneOf('--tick-phase', values['tick-phase'], ['spread', 'aligned'] as const);
   const acceptPath = oneOf('--accept-path', values['accept-path'], ['reuseport', 'round-robin'] as const);
   return {

@@ -18,7 +18,8 @@ import { startBare, startMillionSse, type Target, type TargetOptions } from './t
 import type { BenchResult, Sample } from './bench-result.js';
 import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
 import { defaultAcceptPath } from '../cluster/accept-path.js';
-import { C_ENGINE_MISSING, cEngineBuilt } from '../loadgen/c-engine.js';
+import { cEngineBuilt } from '../loadgen/c-engine.js';
+import { checkEngineBuilt } from '../loadgen/engine.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(DIST, '..');
@@ -284,13 +285,14 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
 
   const perProcess = openFileLimit() - FD_MARGIN;
   // --compare sets one million-sse worker against one bare process, as DESIGN's reference runs did.
-  const fill = WORKER_FILL[options.acceptPath ?? defaultAcceptPath().path];
+  const acceptPath = options.acceptPath ?? defaultAcceptPath().path;
+  const fill = WORKER_FILL[acceptPath];
   const workers =
     options.workers ?? (options.compare ? 1 : Math.max(os.availableParallelism(), Math.ceil(options.connections / (perProcess * fill))));
   if (options.compare && options.connections > perProcess) throw new Error(`--compare needs --connections of at most ${perProcess}: the bare loop is one process`);
   log(`${options.connections} connections, ${workers} workers (open-file limit ${perProcess + FD_MARGIN} per process)`);
   const engine = options.engine ?? (cEngineBuilt() ? 'c' : 'node');
-  if (engine === 'c' && !cEngineBuilt()) throw new Error(`--engine c: ${C_ENGINE_MISSING}`);
+  checkEngineBuilt(engine);
   const hash = ehashBuckets();
   const netns = process.env[INSIDE_VARIABLE] ?? null;
   log(`load generator engine: ${engine}${engine === 'c' ? ` (reads batched every ${options.batchMs} ms)` : ''}; established hash: ${hash === null ? 'unknown' : `${hash.buckets.toLocaleString('en-US')} buckets${hash.own ? ' of its own' : ''}`}${netns === null ? ' (host)' : ` (namespace ${netns})`}`);
@@ -363,7 +365,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       engine,
       batchMs: engine === 'c' ? options.batchMs : null,
       tickPhase: options.tickPhase ?? 'spread',
-      acceptPath: options.acceptPath ?? defaultAcceptPath().path,
+      acceptPath,
     },
     host: { netns, ehashBuckets: hash?.buckets ?? null, ownEhash: hash?.own ?? null },
     tuning,

@@ -74,6 +74,25 @@ export function runPrimary(env: Record<string, string>, ownGroup = false): TestC
   return cluster;
 }
 
+/**
+ * Runs `body` against a fresh cluster counting in `redis` (flushed first),
+ * with short heartbeats and drains unless `env` says otherwise, and stops it
+ * whatever happens.
+ */
+export async function withCluster(
+  redis: { url: string; client: { flushall(): Promise<unknown> } },
+  env: Record<string, string>,
+  body: (cluster: TestCluster) => Promise<void>,
+): Promise<void> {
+  await redis.client.flushall();
+  const cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '500', DRAIN_MS: '500', ...env });
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
+
 /** Starts the cluster and waits until every worker listens. */
 export async function startCluster(env: Record<string, string>, ownGroup = false): Promise<TestCluster> {
   const port = env.PORT ?? String(await freePort());
