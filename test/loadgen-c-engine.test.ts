@@ -420,7 +420,7 @@ describe('--engine c without a built C engine', () => {
   });
 });
 
-describe('--measure-after, in both engines', () => {
+describe('--measure-after and --measure-for, in both engines', () => {
   for (const engine of ['node', 'c'] as const) {
     test(`${engine}: gaps and late heartbeats are counted afresh after the ramp, leaving a slow start out`, async () => {
       // The server is silent for 1.5 s, then beats every 200 ms: every
@@ -446,6 +446,32 @@ describe('--measure-after, in both engines', () => {
         for (const p of report.perProcess) assert.ok(p.gapMs !== null && p.gapMs.max! < 700 && p.late === 0, 'each process reports its own gaps');
       } finally {
         await measured.close();
+      }
+    });
+
+    test(`${engine}: --measure-for ends the window, leaving a later silence out of the gaps and the late count`, async () => {
+      // Beats every 200 ms for 1.5 s, then silence until the stop at 4 s:
+      // every stream ends 2.5 s silent, late (past 200 + 1,000 ms).
+      const args = ['--engine', engine, ...common, '--connections', '100', '--rate', '0', '--hold', '4'];
+      const whole = await startSseServer({ silentAfterMs: 1_500 });
+      try {
+        const { report } = await runLoadgen(['--url', whole.url, ...args]);
+        assert.equal(report.late, 100, 'the silence is late when nothing ends the window');
+        assert.equal(report.timestamps.measuredUntil, null);
+      } finally {
+        await whole.close();
+      }
+      const windowed = await startSseServer({ silentAfterMs: 1_500 });
+      try {
+        const { report } = await runLoadgen(['--url', windowed.url, ...args, '--measure-for', '1']);
+        assert.ok(report.gapMs.count > 0, 'the beats inside the window are measured');
+        assert.ok(report.gapMs.max! < 700, `only the window's beats: max ${report.gapMs.max}`);
+        assert.equal(report.late, 0);
+        assert.ok(report.heartbeats > 100 * 4, 'heartbeats are still read after the window');
+        const { rampDoneAt, measuredFrom, measuredUntil } = report.timestamps;
+        assert.ok(measuredFrom !== null && measuredFrom >= rampDoneAt! && measuredUntil !== null && measuredUntil > measuredFrom);
+      } finally {
+        await windowed.close();
       }
     });
   }

@@ -89,6 +89,8 @@ static void on_line(void *context, const char *line, size_t len)
 		loop->finish = 1;
 	else if (strcmp(type, "mark") == 0)
 		pool_mark(&loop->pool);
+	else if (strcmp(type, "freeze") == 0)
+		pool_freeze(&loop->pool);
 }
 
 static void handle(struct loop *loop, const struct epoll_event *events, int n, int64_t now)

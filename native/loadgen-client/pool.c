@@ -123,7 +123,7 @@ static void check_silence(struct pool *pool, uint32_t slot, int64_t now)
 {
 	int64_t silence = now - pool->since[slot];
 	int64_t late_after = (int64_t)pool->plan->late_after_ms * 1000;
-	if (late_after == 0 || silence <= late_after)
+	if (late_after == 0 || silence <= late_after || pool->frozen)
 		return;
 	pool->late++;
 	if (pool->flags[slot] & SEEN_FRAME)
@@ -290,13 +290,13 @@ static void count_frames(struct pool *pool, uint32_t slot, uint32_t frames, int6
 		/* Connect to first frame is not a gap between heartbeats; it is reported on its own. */
 		pool->flags[slot] |= SEEN_FRAME;
 		hist_record(&pool->first_heartbeat, gap, 1);
-	} else {
+	} else if (!pool->frozen) {
 		hist_record(&pool->gaps, gap, 1);
 		if (pool->plan->late_after_ms > 0 && gap > (int64_t)pool->plan->late_after_ms * 1000)
 			pool->late++;
 	}
 	/* Frames that arrived in the same read arrived together: their gaps are 0. */
-	if (frames > 1)
+	if (frames > 1 && !pool->frozen)
 		hist_record(&pool->gaps, 0, frames - 1);
 }
 
@@ -452,4 +452,9 @@ void pool_mark(struct pool *pool)
 {
 	hist_init(&pool->gaps);
 	pool->late = 0;
+}
+
+void pool_freeze(struct pool *pool)
+{
+	pool->frozen = 1;
 }

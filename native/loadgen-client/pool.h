@@ -72,6 +72,8 @@ struct pool {
 	uint64_t reconnects;
 	uint64_t heartbeats;
 	uint64_t late;
+	/* Set by pool_freeze: heartbeats are still counted, their gaps and lateness no longer. */
+	int frozen;
 	struct reason_counts failed;
 	struct reason_counts closed_by_server;
 	struct reason_counts reconnects_failed;
@@ -97,6 +99,8 @@ int pool_ramp_done(const struct pool *pool);
 uint32_t pool_overdue(const struct pool *pool, int64_t now);
 /* Gaps and late heartbeats from now on only (the coordinator's --measure-after). */
 void pool_mark(struct pool *pool);
+/* Neither from now on (the end of the coordinator's --measure-for). */
+void pool_freeze(struct pool *pool);
 /* Ends every connection; attempts still in flight count as failed with UNFINISHED. Returns established at the stop. */
 uint32_t pool_stop(struct pool *pool, int64_t now, uint32_t *not_attempted);
 

@@ -80,9 +80,10 @@ export interface BenchResult {
   };
   heartbeats: {
     expectedIntervalMs: number;
-    /** Over the hold: the load generator counts gaps afresh once the settle is over. */
+    /** Over the hold: the load generator counts gaps from the end of the settle to the end of the hold, before the /ping burst. */
     gapMs: Percentiles;
     measuredFrom?: string | null;
+    measuredUntil?: string | null;
     /** Each load-generator process's own gaps: the median and the worst of their p99s, the worst max. */
     perProcessGapMs?: { processes: number; medianP99: number | null; worstP99: number | null; worstMax: number | null };
     late: number;

@@ -41,6 +41,10 @@ checks the heartbeats that arrive, then closes them and writes a JSON report.
   --measure-after S         count heartbeat gaps and late heartbeats afresh S
                             seconds after the ramp is done, leaving the ramp
                             out of them (default: over the whole run)
+  --measure-for S           stop counting them S seconds after that (after the
+                            ramp without --measure-after), so that what comes
+                            later (a probe, the stop) stays out (default: to
+                            the end)
   -h, --help                this text
 
 Exit status: 0 when the run ended (after the hold, at --duration, or on the
@@ -76,6 +80,7 @@ export function parseCli(argv: string[], isTTY: boolean): CliResult {
       engine: { type: 'string' },
       'batch-ms': { type: 'string' },
       'measure-after': { type: 'string' },
+      'measure-for': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });

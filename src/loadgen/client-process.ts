@@ -74,6 +74,7 @@ function run(plan: ClientPlan): void {
   process.on('message', (message: CoordinatorMessage) => {
     if (message.type === 'stop') finish();
     else if (message.type === 'mark') pool.mark();
+    else if (message.type === 'freeze') pool.freeze();
   });
   process.on('disconnect', finish);
   pool.start();

@@ -80,6 +80,8 @@ export class ConnectionPool {
   private reconnects = 0;
   private heartbeats = 0;
   private late = 0;
+  // False after freeze(): heartbeats are still read and counted, their gaps no longer.
+  private counting = true;
   private readonly failed: Counts = {};
   private readonly closedByServer: Counts = {};
   private readonly reconnectsFailed: Counts = {};
@@ -138,6 +140,11 @@ export class ConnectionPool {
   mark(): void {
     this.gaps.reset();
     this.late = 0;
+  }
+
+  /** No gaps or late heartbeats from now on: the end of the coordinator's --measure-for. */
+  freeze(): void {
+    this.counting = false;
   }
 
   /** Ends every connection; attempts still in flight count as failed with UNFINISHED. */
@@ -282,18 +289,18 @@ export class ConnectionPool {
       // Connect to first frame is not a gap between heartbeats; it is reported on its own.
       this.flags[slot]! |= SEEN_FRAME;
       this.firstHeartbeat.record(gap);
-    } else {
+    } else if (this.counting) {
       this.gaps.record(gap);
       if (this.plan.lateAfterMs > 0 && gap > this.plan.lateAfterMs) this.late++;
     }
     // Frames that arrived in the same read arrived together: their gaps are 0.
-    if (frames > 1) this.gaps.record(0, frames - 1);
+    if (frames > 1 && this.counting) this.gaps.record(0, frames - 1);
   }
 
   /** A stream silent past the allowance when it ends counts as a late heartbeat: the silence really happened. */
   private checkSilence(slot: number, now: number): void {
     const silence = now - this.since[slot]!;
-    if (this.plan.lateAfterMs === 0 || silence <= this.plan.lateAfterMs) return;
+    if (this.plan.lateAfterMs === 0 || silence <= this.plan.lateAfterMs || !this.counting) return;
     this.late++;
     if (this.flags[slot]! & SEEN_FRAME) this.gaps.record(silence);
     else this.firstHeartbeat.record(silence);

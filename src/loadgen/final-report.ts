@@ -42,6 +42,8 @@ interface ReportInput {
   rampDoneAt: Date | null;
   /** When gaps started to be counted afresh (--measure-after); null: over the whole run. */
   measuredFrom: Date | null;
+  /** When they stopped being counted (--measure-for); null: to the end. */
+  measuredUntil: Date | null;
   rampMs: number | null;
   stoppedAt: Date | null;
   endedBy: EndedBy;
@@ -82,6 +84,7 @@ export function buildReport(input: ReportInput): Report {
       startedAt: input.startedAt.toISOString(),
       rampDoneAt: input.rampDoneAt?.toISOString() ?? null,
       measuredFrom: input.measuredFrom?.toISOString() ?? null,
+      measuredUntil: input.measuredUntil?.toISOString() ?? null,
       stoppedAt: input.stoppedAt?.toISOString() ?? null,
       endedAt: new Date().toISOString(),
     },

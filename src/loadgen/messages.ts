@@ -27,6 +27,8 @@ export type CoordinatorMessage =
   | { type: 'start'; plan: ClientPlan }
   /** From now on, count heartbeat gaps and late heartbeats afresh (--measure-after). */
   | { type: 'mark' }
+  /** From now on, count neither (the end of --measure-for): what follows the window stays out of it. */
+  | { type: 'freeze' }
   | { type: 'stop' };
 
 export type ClientMessage = { type: 'progress'; progress: ClientProgress } | { type: 'result'; result: ClientResult };

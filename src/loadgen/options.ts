@@ -53,6 +53,8 @@ export interface LoadgenOptions {
    * the whole run.
    */
   readonly measureAfterMs: number | null;
+  /** Gaps and late heartbeats stop being counted this long after measuring starts; null: to the end. */
+  readonly measureForMs: number | null;
 }
 
 /** What `parseArgs` hands over: every flag as the text it was given. */
@@ -76,6 +78,7 @@ export interface RawOptions {
   engine?: string | undefined;
   'batch-ms'?: string | undefined;
   'measure-after'?: string | undefined;
+  'measure-for'?: string | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -229,6 +232,9 @@ export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
     headers: Object.freeze(headersFor(raw.header, clientEngine)),
     engine: clientEngine,
     batchMs: batchMs(raw['batch-ms'], clientEngine),
-    measureAfterMs: raw['measure-after'] === undefined ? null : seconds('--measure-after', raw['measure-after'], 0, 30 * 24 * 3600),
+    // A window needs a start: --measure-for alone starts it at the ramp's end.
+    measureAfterMs:
+      raw['measure-after'] !== undefined ? seconds('--measure-after', raw['measure-after'], 0, 30 * 24 * 3600) : raw['measure-for'] !== undefined ? 0 : null,
+    measureForMs: raw['measure-for'] === undefined ? null : seconds('--measure-for', raw['measure-for'], 1, 30 * 24 * 3600),
   });
 }

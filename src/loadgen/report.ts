@@ -133,6 +133,8 @@ export interface Report {
     rampDoneAt: string | null;
     /** From here on gaps and late heartbeats were counted (--measure-after); null: the whole run. */
     measuredFrom: string | null;
+    /** Until here (--measure-for); null: to the end of the run. */
+    measuredUntil: string | null;
     stoppedAt: string | null;
     endedAt: string;
   };

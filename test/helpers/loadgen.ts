@@ -92,6 +92,8 @@ export interface SseServerOptions {
   heartbeatMs?: number;
   /** Heartbeats start this long after the server does: every stream's first gap is that long. */
   silentForMs?: number;
+  /** Heartbeats stop this long after the server starts: every stream is silent from then on. */
+  silentAfterMs?: number;
 }
 
 async function listen(server: net.Server): Promise<number> {
@@ -125,6 +127,7 @@ export async function startSseServer(options: SseServerOptions = {}): Promise<Ss
   };
   const silence = options.silentForMs === undefined ? undefined : setTimeout(beat, options.silentForMs);
   if (silence === undefined) beat();
+  const quiet = options.silentAfterMs === undefined ? undefined : setTimeout(() => clearInterval(timer), options.silentAfterMs);
   const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}/`,
@@ -135,6 +138,7 @@ export async function startSseServer(options: SseServerOptions = {}): Promise<Ss
     remoteAddresses: state.remoteAddresses,
     async close() {
       clearTimeout(silence);
+      clearTimeout(quiet);
       clearInterval(timer);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
