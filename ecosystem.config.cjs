@@ -17,6 +17,10 @@ module.exports = {
       kill_timeout: 20000,
       max_restarts: 10,
       restart_delay: 1000,
+      // 78 (EX_CONFIG): Redis refused REDIS_URL's password or ACL user, or
+      // its TLS certificate (REDIS_CA_FILE). A restart cannot fix that, so
+      // pm2 leaves the app stopped, with the reason as the last line of its log.
+      stop_exit_codes: [78],
       // Each held connection is a file descriptor; pm2 passes its own limit on, so raise it
       // for the pm2 daemon (ulimit -n, LimitNOFILE= for pm2's systemd unit).
       env: { NODE_ENV: 'production' },

@@ -14,6 +14,9 @@ const PING_TIMEOUT_MS = 5_000;
 // if no socket error says so (a suspended laptop, a proxy holding the stream).
 const STALE_AFTER_MS = 5_000;
 const RECONNECT_MS = 1_000;
+// The server's STATUS_TOKEN, once typed, is kept for this tab only: a reload
+// keeps it, closing the tab forgets it.
+const TOKEN_KEY = 'million-sse-status-token';
 
 const $ = (id) => document.getElementById(id);
 const nowSeconds = () => Date.now() / 1000;
@@ -129,7 +132,12 @@ const charts = {
 function setLink(state) {
   if (document.body.dataset.link === state) return;
   document.body.dataset.link = state;
-  $('link').textContent = { connecting: 'Connecting…', live: 'Live', disconnected: 'Disconnected: reconnecting…' }[state];
+  $('link').textContent = {
+    connecting: 'Connecting…',
+    live: 'Live',
+    disconnected: 'Disconnected: reconnecting…',
+    token: 'Waiting for the status token',
+  }[state];
   if (state === 'disconnected') {
     charts.connections.gap(nowSeconds());
     charts.memory.gap(nowSeconds());
@@ -222,12 +230,52 @@ function workerRow(w, hostConnections) {
 let source = null;
 let lastEventAt = 0;
 let reconnectTimer = 0;
+let token = sessionStorage.getItem(TOKEN_KEY);
+let waitingForToken = false;
+
+// An EventSource cannot send headers, so the token goes in the query.
+const withToken = (url) => (token === null ? url : `${url}?token=${encodeURIComponent(token)}`);
+
+function showTokenForm() {
+  waitingForToken = true;
+  source?.close();
+  setLink('token');
+  $('token-form').hidden = false;
+  $('token').focus();
+}
+
+$('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  token = $('token').value;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  $('token').value = '';
+  $('token-form').hidden = true;
+  $('metrics-link').href = withToken('/metrics');
+  waitingForToken = false;
+  setLink('connecting');
+  connect();
+});
+
+// An EventSource that closed for good does not say why. A 401 means the token
+// is missing or wrong: ask for it. Anything else (a draining server's 503, a
+// refused connection): try again. The probe's body, a stream, is not read.
+async function afterFeedClosed() {
+  try {
+    const response = await fetch(withToken(FEED_URL), { cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+    void response.body?.cancel();
+    if (response.status === 401) return showTokenForm();
+  } catch {
+    // Unreachable: reconnect as usual.
+  }
+  reconnectTimer = setTimeout(connect, RECONNECT_MS);
+}
 
 function connect() {
   clearTimeout(reconnectTimer);
   source?.close();
   lastEventAt = performance.now();
-  source = new EventSource(FEED_URL);
+  $('metrics-link').href = withToken('/metrics');
+  source = new EventSource(withToken(FEED_URL));
   source.onmessage = (event) => {
     lastEventAt = performance.now();
     let snapshot;
@@ -244,12 +292,12 @@ function connect() {
     // After a dropped stream the browser retries by itself (the server asks for
     // retry: 1000), but an HTTP error, such as the 503 of a draining server,
     // closes the EventSource for good: then we start over.
-    if (source.readyState === EventSource.CLOSED) reconnectTimer = setTimeout(connect, RECONNECT_MS);
+    if (source.readyState === EventSource.CLOSED) void afterFeedClosed();
   };
 }
 
 setInterval(() => {
-  if (performance.now() - lastEventAt < STALE_AFTER_MS) return;
+  if (waitingForToken || performance.now() - lastEventAt < STALE_AFTER_MS) return;
   setLink('disconnected');
   connect();
 }, 1_000);

@@ -37,6 +37,7 @@ settings=(
   "fs.nr_open=4194304"                        # the ceiling for a process's nofile
   "net.netfilter.nf_conntrack_max=4194304"    # only present when conntrack is loaded
   "net.ipv4.tcp_tw_reuse=1"                   # reuse ports of closed client connections during reruns
+  "net.ipv4.tcp_migrate_req=1"                # a draining worker's queued connections go to the others (SIGHUP)
 )
 
 for entry in "${settings[@]}"; do

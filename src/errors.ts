@@ -6,6 +6,11 @@ import createError from '@fastify/error';
 export const NotFound = createError('MSSE_NOT_FOUND', 'Route %s %s not found', 404);
 export const Full = createError('MSSE_FULL', 'This worker holds its maximum of %d connections', 503);
 export const Draining = createError('MSSE_DRAINING', 'The server is shutting down', 503);
+export const Unauthorized = createError(
+  'MSSE_UNAUTHORIZED',
+  'This resource needs the status token: send Authorization: Bearer <token>, or ?token=<token>',
+  401,
+);
 export const MetricsNotReady = createError('MSSE_METRICS_NOT_READY', 'The first metrics have not arrived from the primary yet', 503);
 
 /** Seconds a client should wait before retrying a 503, sent as Retry-After. */
@@ -29,5 +34,28 @@ export class RedisServerMissingError extends Error {
         'Install it (Debian/Ubuntu: sudo apt-get install -y redis-server) or set REDIS_URL to a running Redis.',
     );
     this.name = 'RedisServerMissingError';
+  }
+}
+
+/**
+ * Exit status of a start-up that no restart can fix: sysexits(3)'s EX_CONFIG.
+ * pm2's `stop_exit_codes` (ecosystem.config.cjs) and systemd's
+ * `RestartPreventExitStatus=` take it as "stop, do not restart".
+ */
+export const EX_CONFIG = 78;
+
+/**
+ * Redis answered but will not let this server in: it refused the password or
+ * the ACL user in REDIS_URL, that user lacks a permission the counter needs,
+ * or its TLS certificate cannot be verified. Unlike Redis being down, waiting
+ * cannot fix it, so start-up stops with EX_CONFIG and this message, which
+ * names the variable to fix. `reason` is what Redis or TLS said.
+ */
+export class RedisAccessError extends Error {
+  readonly code = 'MSSE_REDIS_ACCESS';
+  readonly exitCode = EX_CONFIG;
+  constructor(readonly variable: 'REDIS_URL' | 'REDIS_CA_FILE', message: string, readonly reason: string) {
+    super(message);
+    this.name = 'RedisAccessError';
   }
 }

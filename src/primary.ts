@@ -6,6 +6,7 @@
 import cluster from 'node:cluster';
 import { loadConfig } from './config/config.js';
 import { createLogger } from './logger.js';
+import { RedisAccessError } from './errors.js';
 
 if (cluster.isPrimary) {
   let config;
@@ -19,6 +20,12 @@ if (cluster.isPrimary) {
   import('./cluster/primary.js')
     .then(({ runPrimary }) => runPrimary(config, logger))
     .catch((err: unknown) => {
+      if (err instanceof RedisAccessError) {
+        // One line that says what to fix; a stack trace would only bury it.
+        // EX_CONFIG tells pm2 (stop_exit_codes) and systemd not to restart.
+        logger.fatal({ code: err.code, variable: err.variable, reason: err.reason }, err.message);
+        process.exit(err.exitCode);
+      }
       logger.fatal({ err }, (err as Error).message);
       process.exit(1);
     });

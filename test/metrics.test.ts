@@ -92,7 +92,7 @@ describe('GET /metrics on one worker', () => {
     const app = Fastify();
     installErrorHandling(app);
     let text: string | undefined;
-    metricsRoute(app, { fetchMetrics: async () => text });
+    metricsRoute(app, { fetchMetrics: async () => text }, undefined);
 
     const early = await app.inject('/metrics');
     assert.equal(early.statusCode, 503);

@@ -1,6 +1,8 @@
 // The primary as a process: bad configuration, and the Redis it finds or starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { runPrimary, startCluster } from './helpers/cluster.js';
 import { openSse } from './helpers/sse-client.js';
@@ -77,5 +79,37 @@ test('with REDIS_URL set it never starts a Redis; it warns when the workers cann
   } finally {
     await cluster.stop();
     await redis.stop();
+  }
+});
+
+/** Alive, and not a zombie waiting for whoever adopted it to reap it. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+  } catch {
+    return false;
+  }
+}
+
+test('the primary SIGKILLed: its workers and its managed redis-server are gone within 10 s', async () => {
+  const redisPort = await freePort();
+  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), WORKERS: '2' }, true);
+  try {
+    await cluster.waitForLog((l) => l.msg === 'started redis-server', 'the start log line');
+    const stream = openSse(cluster.port);
+    await stream.waitForText('retry:');
+    // Everything it started: two workers, redis-server and the guard watching over it.
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(cluster.child.pid)], { encoding: 'latin1' })
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map(Number);
+    assert.equal(children.length, 4, `two workers, redis-server and its guard: ${children.join(', ')}`);
+    cluster.child.kill('SIGKILL');
+    await cluster.exited;
+    await waitFor(() => children.every((pid) => !alive(pid)), { what: 'every process the primary started to end', timeoutMs: 10_000 });
+    assert.equal(await answersPing(redisPort), false, 'nothing answers on the managed Redis port');
+    await stream.closed;
+  } finally {
+    await cluster.stop();
   }
 });

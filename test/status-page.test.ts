@@ -40,6 +40,9 @@ describe('GET /status, the dashboard', () => {
   let port: number;
   const streams: RawStream[] = [];
   const pageErrors: string[] = [];
+  // Chromium reports each Content-Security-Policy violation on the console.
+  const cspViolations: string[] = [];
+  let policy: string | undefined;
   const requested = new Set<string>();
 
   const clusterEnv = (): Record<string, string> => ({ PORT: String(port), REDIS_URL: redis.url, DRAIN_MS: '0' });
@@ -67,8 +70,10 @@ describe('GET /status, the dashboard', () => {
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
     page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('console', (message) => /Content Security Policy/i.test(message.text()) && cspViolations.push(message.text()));
     page.on('request', (request) => requested.add(new URL(request.url()).origin));
-    await page.goto(`http://127.0.0.1:${port}/status`);
+    const response = await page.goto(`http://127.0.0.1:${port}/status`);
+    policy = response?.headers()['content-security-policy'];
   });
 
   after(async () => {
@@ -200,8 +205,12 @@ describe('GET /status, the dashboard', () => {
     assert.ok(pointsAfter > pointsBefore, `the chart kept its ${pointsBefore} points and added more (${pointsAfter})`);
   });
 
-  test('ran without a script error, and loaded everything, uPlot included, from the server itself', () => {
+  test('ran without a script error or a policy violation, and loaded everything, uPlot included, from the server itself', () => {
     assert.deepEqual(pageErrors, []);
     assert.deepEqual([...requested], [`http://127.0.0.1:${port}`]);
+    // Everything above ran under a policy that allows no inline script or style.
+    assert.match(policy ?? '', /script-src 'self'/);
+    assert.doesNotMatch(policy ?? '', /unsafe-inline/);
+    assert.deepEqual(cspViolations, []);
   });
 });

@@ -4,7 +4,9 @@
 import type { Config } from '../config/config.js';
 import { workerEnv } from '../config/worker-config.js';
 import type { Logger } from '../logger.js';
-import { createRedisClient, isRedisUp } from '../counter/redis-client.js';
+import { createRedisClient, isRedisUp, loggableRedisError, type RedisTarget } from '../counter/redis-client.js';
+import { checkRedisAccess } from '../counter/redis-access-check.js';
+import { redactUrl } from '../config/redact-url.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import type { ClusterCount } from '../counter/counter-store.js';
 import { StatusAggregator } from '../status/status-snapshot.js';
@@ -16,6 +18,11 @@ import { installShutdown } from './shutdown.js';
 
 const STATUS_MS = 1_000;
 
+/** Addresses only this machine can reach. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export async function runPrimary(config: Config, logger: Logger): Promise<void> {
   const capacity = config.workers * config.maxConnectionsPerWorker;
   if (config.expectedConnections > capacity) {
@@ -26,10 +33,31 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     );
   }
 
+  if (config.statusToken === undefined && !isLoopback(config.host)) {
+    logger.warn(
+      { host: config.host },
+      `listening on ${config.host} without STATUS_TOKEN: anyone who reaches this port can read /status_watcher and /metrics; ` +
+        'set STATUS_TOKEN (openssl rand -hex 32 makes one), or HOST=127.0.0.1 behind a proxy',
+    );
+  }
+
   const redisHandle = await ensureRedis(config, logger);
+  const redisTarget: RedisTarget = { url: redisHandle.url, ca: config.redisCa, caFile: config.redisCaFile };
+  // Throws RedisAccessError (exit 78) when Redis refuses our credentials or
+  // certificate; a Redis that is merely down does not stop start-up.
+  const unchecked = await checkRedisAccess(redisTarget, config, logger).catch(async (err: unknown) => {
+    await redisHandle.stop();
+    throw err;
+  });
+  if (unchecked !== null) {
+    logger.warn(
+      { err: loggableRedisError(unchecked), redis: redactUrl(redisHandle.url) },
+      'could not check access to Redis; starting anyway, and the count follows once Redis answers',
+    );
+  }
   const port = config.port === 0 && config.acceptPath === 'reuseport' ? await pickPort(config.host) : config.port;
   const resolved: Config = Object.freeze({ ...config, port, redisUrl: redisHandle.url });
-  const redis = createRedisClient(redisHandle.url, logger);
+  const redis = createRedisClient(redisTarget, logger);
   const store = new RedisCounterStore(redis, config);
   const aggregator = new StatusAggregator(config.hostId);
   const metrics = new ClusterMetrics();
@@ -66,11 +94,14 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       }
     },
     onWorkerDied: (id) => {
-      aggregator.remove(id);
-      watching.delete(id);
       deadWorkers.add(id);
       removeDead();
     },
+  });
+  // Every exit, a drained one (rolling restart) included: its figures leave the status.
+  supervisor.on('worker-exit', (id: number) => {
+    aggregator.remove(id);
+    watching.delete(id);
   });
 
   let statusFailures = 0;
@@ -116,6 +147,16 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     },
   });
 
+  // SIGHUP, as for nginx and HAProxy: new workers for old, one at a time,
+  // without dropping the port (`pm2 sendSignal SIGHUP million-sse`).
+  process.on('SIGHUP', () => {
+    logger.info({ workers: config.workers }, 'SIGHUP: rolling restart, one worker at a time');
+    supervisor.rollingRestart().then(
+      ({ replaced }) => logger.info({ replaced }, 'rolling restart done'),
+      (err: unknown) => logger.error({ err }, `rolling restart stopped: ${(err as Error).message}`),
+    );
+  });
+
   await supervisor.start();
   logger.info(
     {
@@ -125,7 +166,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       acceptPath: config.acceptPath,
       acceptPathReason: config.acceptPathReason,
       tickPhase: config.tickPhase,
-      redis: redisHandle.url,
+      redis: redactUrl(redisHandle.url),
       hostId: config.hostId,
     },
     `million-sse listening on http://${config.host}:${port}/ (accept path: ${config.acceptPath})`,

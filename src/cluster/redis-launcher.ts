@@ -77,6 +77,28 @@ export function startRedisServer(port: number, { ownProcessGroup = false } = {})
   });
 }
 
+/**
+ * The managed redis-server runs in its own process group, so that Ctrl-C does
+ * not stop it before the drain is done; then nothing stops it when the primary
+ * dies without a chance to (SIGKILL, the OOM killer), and the next start would
+ * quietly reuse it. This guard does: a shell whose stdin is a pipe from the
+ * primary, which the kernel closes however the primary ends. At end of file
+ * it sends redis-server SIGTERM. It is killed as soon as its redis-server
+ * exits, so it never signals a process id that has been reused.
+ */
+function guard(server: ChildProcess): void {
+  if (server.pid === undefined) return;
+  const watchdog = spawn('sh', ['-c', 'read -r _; kill -TERM "$1" 2>/dev/null', 'million-sse-redis-guard', String(server.pid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  watchdog.once('error', () => undefined);
+  // Neither the guard nor its pipe keeps the primary's event loop alive.
+  watchdog.unref();
+  (watchdog.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null)?.unref?.();
+  server.once('exit', () => watchdog.kill('SIGKILL'));
+}
+
 export async function ensureRedis(config: Config, logger: Logger): Promise<RedisHandle> {
   if (config.redisUrl !== undefined) {
     return { url: config.redisUrl, managed: false, stop: async () => undefined };
@@ -89,6 +111,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
   }
 
   let child = await startRedisServer(port, { ownProcessGroup: true });
+  guard(child);
   let stopping = false;
   logger.info({ redis: url, conf: REDIS_CONF, redisPid: child.pid }, 'started redis-server');
 
@@ -100,6 +123,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
         startRedisServer(port, { ownProcessGroup: true }).then(
           (next) => {
             child = next;
+            guard(next);
             logger.info({ redisPid: next.pid }, 'redis-server restarted');
             supervise(next);
           },

@@ -23,12 +23,19 @@ const FIRST_RESTART_DELAY_MS = 100;
 const MAX_RESTART_DELAY_MS = 10_000;
 /** A worker that lived this long before dying is not crash-looping: the back-off starts over. */
 const STABLE_AFTER_MS = 10_000;
+/** How long a rolling restart waits for a replacement to listen before it gives up. */
+const REPLACEMENT_LISTEN_TIMEOUT_MS = 30_000;
 
 export class Supervisor extends EventEmitter {
   private readonly startedAt = new Map<number, number>();
   private restartDelay = FIRST_RESTART_DELAY_MS;
   private stopping = false;
   private readonly pendingRestarts = new Set<NodeJS.Timeout>();
+  /** Workers a rolling restart has asked to drain: their exit is expected, and not followed by a fork. */
+  private readonly retiring = new Set<number>();
+  /** Replacements that have not listened yet: one that dies is the roll's failure, not a crash to restart. */
+  private readonly replacements = new Set<number>();
+  private rolling = false;
 
   constructor(private readonly options: SupervisorOptions) {
     super();
@@ -50,6 +57,7 @@ export class Supervisor extends EventEmitter {
       if (message.type === 'listening') {
         // Replacements listen too; only the first round decides start-up.
         if (++listeningCount === this.options.workers) allListening();
+        this.emit('listening', worker.id);
         return;
       }
       this.options.onMessage(worker.id, message, (answer) => {
@@ -78,14 +86,72 @@ export class Supervisor extends EventEmitter {
     return exited.then(() => undefined);
   }
 
+  /**
+   * Replaces the workers one at a time (SIGHUP): a replacement is forked and
+   * listens before the worker it replaces drains, so the port always has as
+   * many listeners as workers, and the drained worker's clients, coming back
+   * over DRAIN_MS, find the others. With SO_REUSEPORT, connections still
+   * queued at the drained worker's socket are reset when it closes unless
+   * net.ipv4.tcp_migrate_req=1 hands them to the others (scripts/tune-os.sh).
+   */
+  async rollingRestart(): Promise<{ replaced: number }> {
+    if (this.rolling) throw new Error('a rolling restart is already under way');
+    this.rolling = true;
+    let replaced = 0;
+    try {
+      for (const old of this.workers) {
+        if (this.stopping) break;
+        if (!old.isConnected() || this.retiring.has(old.id)) continue;
+        const replacement = this.fork();
+        this.replacements.add(replacement.id);
+        const listened = await this.listened(replacement);
+        this.replacements.delete(replacement.id);
+        if (!listened) {
+          if (!replacement.isDead()) replacement.process.kill('SIGKILL');
+          throw new Error(`worker ${replacement.id} did not listen within ${REPLACEMENT_LISTEN_TIMEOUT_MS} ms; the others keep running`);
+        }
+        if (this.stopping) break;
+        const exited = new Promise((resolve) => old.once('exit', resolve));
+        this.retiring.add(old.id);
+        old.send({ type: 'drain' } satisfies PrimaryMessage);
+        await exited;
+        replaced++;
+        this.options.logger.info({ worker: old.id, replacement: replacement.id, replaced, of: this.options.workers }, 'rolling restart: worker replaced');
+      }
+    } finally {
+      this.rolling = false;
+    }
+    return { replaced };
+  }
+
+  /** Resolves true when `worker` says it listens, false when it exits first or takes too long. */
+  private listened(worker: Worker): Promise<boolean> {
+    return new Promise((resolve) => {
+      const done = (result: boolean): void => {
+        clearTimeout(timer);
+        this.off('listening', onListening);
+        worker.off('exit', onExit);
+        resolve(result);
+      };
+      const onListening = (id: number): void => {
+        if (id === worker.id) done(true);
+      };
+      const onExit = (): void => done(false);
+      const timer = setTimeout(() => done(false), REPLACEMENT_LISTEN_TIMEOUT_MS);
+      this.on('listening', onListening);
+      worker.once('exit', onExit);
+    });
+  }
+
   killAll(): void {
     this.stopping = true;
     for (const worker of this.workers) worker.process.kill('SIGKILL');
   }
 
-  private fork(): void {
+  private fork(): Worker {
     const worker = cluster.fork(this.options.env);
     this.startedAt.set(worker.id, Date.now());
+    return worker;
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
@@ -93,9 +159,12 @@ export class Supervisor extends EventEmitter {
     this.startedAt.delete(worker.id);
     // A drained worker exits 0 after reporting its share as 0; any other exit
     // may leave its share in Redis.
-    if (!(this.stopping && code === 0)) this.options.onWorkerDied(worker.id);
+    const retired = this.retiring.delete(worker.id);
+    if (!((this.stopping || retired) && code === 0)) this.options.onWorkerDied(worker.id);
     this.emit('worker-exit', worker.id);
-    if (this.stopping) return;
+    // A retired worker has its replacement already; a replacement that died
+    // before listening fails the roll, which leaves the old workers in place.
+    if (this.stopping || retired || this.replacements.has(worker.id)) return;
     this.restartDelay = lived >= STABLE_AFTER_MS ? FIRST_RESTART_DELAY_MS : this.restartDelay;
     const delay = this.restartDelay;
     this.options.logger.warn(

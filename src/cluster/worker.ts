@@ -16,6 +16,8 @@ const MEMORY_EVERY_TICKS = 5;
 const METRICS_TIMEOUT_MS = 2_000;
 const LISTEN_BACKLOG = 65_535;
 const FINAL_REPORT_TIMEOUT_MS = 1_000;
+// From closing the listening socket to answering 503: requests already on their way are served.
+const ACCEPTED_GRACE_MS = 200;
 
 export async function runWorker(): Promise<void> {
   const config = workerConfig();
@@ -34,7 +36,7 @@ export async function runWorker(): Promise<void> {
   const { registry, watchers } = state;
 
   // The primary resolved the Redis URL before forking.
-  const redis = createRedisClient(config.redisUrl!, logger);
+  const redis = createRedisClient({ url: config.redisUrl!, ca: config.redisCa, caFile: config.redisCaFile }, logger);
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 
@@ -84,11 +86,18 @@ export async function runWorker(): Promise<void> {
     process.exit(code);
   };
 
+  let drainStarted = false;
   const drain = async (): Promise<void> => {
-    if (state.draining) return;
-    state.draining = true;
+    if (drainStarted) return;
+    drainStarted = true;
     logger.info({ connections: registry.size, drainMs: config.drainMs }, 'draining');
     app.server.close();
+    // Connections accepted just before the close may not have sent their
+    // request yet: they are served as usual, not told 503, and a stream
+    // opened so is ended by the drain with the others. In a rolling restart
+    // the client never sees a refusal, only a stream that ends and a retry.
+    await new Promise((resolve) => setTimeout(resolve, ACCEPTED_GRACE_MS));
+    state.draining = true;
     app.server.closeIdleConnections();
     watchers.endAll();
     await registry.drain(config.drainMs);

@@ -3,8 +3,10 @@
 // variable and the value it got, instead of surfacing as odd behaviour later.
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openFileLimit } from './open-file-limit.js';
+import { redactUrl } from './redact-url.js';
 import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from '../cluster/accept-path.js';
 
 export type HeartbeatKind = 'comment' | 'nul';
@@ -17,6 +19,10 @@ export interface Config {
   readonly workers: number;
   /** Unset means: use 127.0.0.1:managedRedisPort, starting redis-server there if nothing answers. */
   readonly redisUrl: string | undefined;
+  /** REDIS_CA_FILE: the CA that signs a rediss:// Redis's certificate; undefined means Node's default CAs. */
+  readonly redisCaFile: string | undefined;
+  /** That file's PEM, read once here, so the primary and every worker (restarts too) trust the same CA. */
+  readonly redisCa: string | undefined;
   readonly managedRedisPort: number;
   readonly heartbeatMs: number;
   readonly heartbeat: HeartbeatKind;
@@ -40,6 +46,8 @@ export interface Config {
   readonly acceptPathReason: string;
   /** Where in the heartbeat tick each worker's wheel fires (see connections/timing-wheel.ts). */
   readonly tickPhase: TickPhase;
+  /** When set, /status_watcher and /metrics answer only requests that carry it (see http/status-token.ts). */
+  readonly statusToken: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,12 +79,34 @@ function redisUrl(env: Env): string | undefined {
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('REDIS_URL', raw, 'a URL such as redis://127.0.0.1:6379');
+    // The message goes to the log: it shows the value without its password.
+    throw new ConfigError('REDIS_URL', redactUrl(raw), 'a URL such as redis://127.0.0.1:6379');
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
-    throw new ConfigError('REDIS_URL', raw, 'a redis:// or rediss:// URL');
+    throw new ConfigError('REDIS_URL', redactUrl(raw), 'a redis:// or rediss:// URL');
   }
   return raw;
+}
+
+function redisCa(env: Env): { redisCaFile: string | undefined; redisCa: string | undefined } {
+  const file = env.REDIS_CA_FILE;
+  if (file === undefined || file === '') return { redisCaFile: undefined, redisCa: undefined };
+  // A CA with a plain redis:// URL would be ignored, and the password would
+  // cross the network in clear: most likely the "s" of rediss:// is missing.
+  if (!/^rediss:/i.test(env.REDIS_URL ?? '')) {
+    throw new ConfigError('REDIS_CA_FILE', file, 'to be set only with a rediss:// (TLS) REDIS_URL');
+  }
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError('REDIS_CA_FILE', file, `a readable file holding the CA certificate that signed Redis's (${code})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('REDIS_CA_FILE', file, 'a PEM file with at least one -----BEGIN CERTIFICATE----- block');
+  }
+  return { redisCaFile: file, redisCa: pem };
 }
 
 function keyPart(env: Env, name: string, fallback: string): string {
@@ -99,6 +129,16 @@ function nodeFlags(env: Env, name: string, fallback: string): string[] {
   const bad = flags.find((flag) => !/^--[a-z0-9-]+(=[^\s]*)?$/.test(flag));
   if (bad !== undefined) throw new ConfigError(name, raw, 'Node flags such as --max-semi-space-size=1, separated by spaces');
   return flags;
+}
+
+// Visible ASCII only: the token travels in an Authorization header and a
+// query parameter. Sixteen characters at least, so that a short password
+// typed in a hurry is refused; `openssl rand -hex 32` makes a good one.
+function statusToken(env: Env): string | undefined {
+  const raw = env.STATUS_TOKEN;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^[\x21-\x7e]{16,256}$/.test(raw)) throw new ConfigError('STATUS_TOKEN', '(hidden)', '16 to 256 visible ASCII characters, no spaces (openssl rand -hex 32 makes one)');
+  return raw;
 }
 
 function acceptPath(env: Env): { path: AcceptPath; reason: string } {
@@ -128,6 +168,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST === undefined || env.HOST === '' ? '0.0.0.0' : env.HOST,
     workers,
     redisUrl: redisUrl(env),
+    ...redisCa(env),
     managedRedisPort: integer(env, 'MANAGED_REDIS_PORT', 6379, 1, 65_535),
     heartbeatMs,
     heartbeat: oneOf<HeartbeatKind>(env, 'HEARTBEAT', 'comment', ['comment', 'nul']),
@@ -149,5 +190,6 @@ export function loadConfig(env: Env = process.env): Config {
     acceptPath: accept.path,
     acceptPathReason: accept.reason,
     tickPhase: oneOf<TickPhase>(env, 'TICK_PHASE', 'spread', ['spread', 'aligned']),
+    statusToken: statusToken(env),
   });
 }

@@ -1,10 +1,35 @@
-// One place that creates ioredis clients, so every process reconnects and
-// logs Redis going away the same way.
-import { Redis } from 'ioredis';
+// One place that creates ioredis clients, so every process authenticates and
+// speaks TLS the same way, reconnects the same way, and logs Redis going away
+// (or refusing us) the same way, without ever logging the password.
+import { Redis, type RedisOptions } from 'ioredis';
+import { redactUrl } from '../config/redact-url.js';
+import { RedisAccessError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-export function createRedisClient(url: string, logger: Logger): Redis {
-  const redis = new Redis(url, {
+/** Which Redis, and how to reach it: REDIS_URL (or the managed Redis's URL) and REDIS_CA_FILE. */
+export interface RedisTarget {
+  /** redis://[[user]:password@]host:port, or rediss:// for TLS. */
+  url: string;
+  /** PEM of the CA to trust instead of Node's default CAs. */
+  ca?: string | undefined;
+  /** Where that PEM came from, for messages. */
+  caFile?: string | undefined;
+}
+
+/**
+ * A client for `target` with `options`. ioredis takes the user name and
+ * password from the URL (AUTH user pass, or AUTH pass without a user), and
+ * turns TLS on by itself only for URLs that start with the lower-case
+ * "rediss://" (Redis#parseOptions); the scheme is tested here without regard to
+ * case, and the CA, when there is one, replaces Node's default list.
+ */
+export function openRedis(target: RedisTarget, options: RedisOptions): Redis {
+  const tls = /^rediss:/i.test(target.url) ? { tls: target.ca === undefined ? {} : { ca: target.ca } } : {};
+  return new Redis(target.url, { ...options, ...tls });
+}
+
+export function createRedisClient(target: RedisTarget, logger: Logger): Redis {
+  const redis = openRedis(target, {
     // Reports are re-sent every second with absolute values; queueing them
     // while Redis is away would only pile up stale copies.
     enableOfflineQueue: false,
@@ -12,25 +37,103 @@ export function createRedisClient(url: string, logger: Logger): Redis {
     // Reconnect forever, at most a second apart, so a restarted Redis is found quickly.
     retryStrategy: (times) => Math.min(times * 100, 1_000),
   });
-  // Unknown until the first answer, so an outage at start-up is reported too.
-  let up: boolean | undefined;
+  const shown = redactUrl(target.url);
+  // What this outage was last reported as: ioredis emits an error on every
+  // failed reconnect, and each outage is said once, and again only if its
+  // cause changes (Redis comes back but refuses the password).
+  let reported: string | undefined;
   redis.on('ready', () => {
-    up = true;
-    logger.info({ redis: url }, 'redis connected');
+    reported = undefined;
+    logger.info({ redis: shown }, 'redis connected');
   });
   redis.on('error', (err: Error) => {
-    // ioredis emits an error on every failed reconnect; say it once per outage.
-    if (up !== false) logger.warn({ err, redis: url }, 'redis unreachable');
-    up = false;
+    // The primary refuses to start on these; here they come later (Redis
+    // was down at start, or a password was changed on a running Redis) and
+    // the streams keep going without a count.
+    const refused = redisAccessError(err, target);
+    const cause = refused?.message ?? 'unreachable';
+    if (cause === reported) return;
+    reported = cause;
+    if (refused !== undefined) logger.error({ redis: shown, variable: refused.variable, reason: refused.reason }, refused.message);
+    else logger.warn({ err: loggableRedisError(err), redis: shown }, 'redis unreachable');
   });
   redis.on('close', () => {
     // Also fires on our own disconnect() at shutdown; a real outage is reported by 'error'.
-    logger.debug({ redis: url }, 'redis connection closed');
-    if (up === true) up = undefined;
+    logger.debug({ redis: shown }, 'redis connection closed');
   });
   return redis;
 }
 
 export function isRedisUp(redis: Redis): boolean {
   return redis.status === 'ready';
+}
+
+/**
+ * An ioredis error as a log field. ioredis attaches the failed command and its
+ * arguments to reply errors (`err.command.args`), and for a refused AUTH those
+ * arguments are the user name and the password: they are left out.
+ */
+export function loggableRedisError(err: Error): Record<string, unknown> {
+  const { code, command } = err as Error & { code?: string; command?: { name?: unknown } };
+  return {
+    type: err.name,
+    message: err.message,
+    ...(code === undefined ? {} : { code }),
+    ...(typeof command?.name === 'string' ? { command: command.name } : {}),
+  };
+}
+
+// Node's codes for a certificate chain that does not lead to a trusted CA
+// (OpenSSL's X509_V_ERR_* names, https://nodejs.org/api/tls.html#x509-certificate-error-codes).
+const UNTRUSTED_CERTIFICATE = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+]);
+const INVALID_CERTIFICATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'CERT_REJECTED', 'CERT_REVOKED', 'INVALID_CA', 'INVALID_PURPOSE']);
+
+/**
+ * The RedisAccessError that `err` amounts to, or undefined when `err` is Redis
+ * being down or slow (which waiting fixes). Reply texts are Redis's own:
+ * WRONGPASS (Redis 6+: wrong password or unknown ACL user), "invalid password"
+ * (Redis 5 and older), NOAUTH (a password is required and none was sent),
+ * NOPERM (the ACL user may not run a command or touch a key).
+ */
+export function redisAccessError(err: Error, target: RedisTarget): RedisAccessError | undefined {
+  const where = `Redis at ${redactUrl(target.url)}`;
+  const code = (err as NodeJS.ErrnoException).code;
+  const said = code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  const fail = (variable: 'REDIS_URL' | 'REDIS_CA_FILE', message: string): RedisAccessError =>
+    new RedisAccessError(variable, `${message} (${said})`, said);
+
+  if (/\bWRONGPASS\b|invalid password|invalid username-password/i.test(err.message)) {
+    return fail('REDIS_URL', `${where} refused the user name or password in REDIS_URL; fix REDIS_URL: redis://:password@host:port, or redis://user:password@host:port for an ACL user`);
+  }
+  if (/\bNOAUTH\b/.test(err.message)) {
+    return fail('REDIS_URL', `${where} requires a password and REDIS_URL has none; put it in REDIS_URL: redis://:password@host:port`);
+  }
+  // Inside a Lua script Redis 7.0 words it "ERR The user executing the script can't run this command ..." instead.
+  if (/\bNOPERM\b|user executing the script can't/.test(err.message)) {
+    return fail('REDIS_URL', `the Redis user in REDIS_URL lacks a permission the connection count needs; grant it (see the README's ACL line) or use another user in REDIS_URL`);
+  }
+  if (code === undefined) return undefined;
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return target.caFile === undefined
+      ? fail('REDIS_CA_FILE', `the TLS certificate of ${where} is not signed by a CA this machine trusts; set REDIS_CA_FILE to the CA certificate (PEM) that signed it`)
+      : fail('REDIS_CA_FILE', `the TLS certificate of ${where} is not signed by the CA in REDIS_CA_FILE=${target.caFile}; set REDIS_CA_FILE to the CA certificate (PEM) that signed it`);
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return fail('REDIS_URL', `the TLS certificate of ${where} is not issued for that host name; use in REDIS_URL a host name or address the certificate lists`);
+  }
+  if (INVALID_CERTIFICATE.has(code)) {
+    return fail('REDIS_URL', `the TLS certificate of ${where} is not valid; renew it on the Redis server, or point REDIS_URL at another`);
+  }
+  if (code.startsWith('ERR_SSL_')) {
+    return fail('REDIS_URL', `the TLS handshake with ${where} failed; rediss:// needs Redis's tls-port (redis:// its plain port), and Redis must not require client certificates (tls-auth-clients no)`);
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from '../logger.js';
 import { installErrorHandling } from './error-handler.js';
+import { securityHeaders } from './security-headers.js';
 import { streamRoute } from './routes/stream.js';
 import { statusWatcherRoute } from './routes/status-watcher.js';
 import { pingRoute } from './routes/ping.js';
@@ -31,10 +32,11 @@ export async function buildServer(state: WorkerState, logger: Logger): Promise<F
     keepAliveTimeout: 5_000,
   });
   installErrorHandling(app);
+  await securityHeaders(app);
   streamRoute(app, state);
   statusWatcherRoute(app, state);
   pingRoute(app, state);
-  metricsRoute(app, state);
+  metricsRoute(app, state, config.statusToken);
   await statusPageRoute(app);
   return app;
 }

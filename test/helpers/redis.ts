@@ -1,7 +1,7 @@
 // A real redis-server for a test, from the repo's redis.conf, on a free port.
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { startRedisServer } from '../../src/cluster/redis-launcher.js';
+import { REDIS_CONF, startRedisServer } from '../../src/cluster/redis-launcher.js';
 import { freePort, waitFor } from './wait.js';
 
 export interface TestRedis {
@@ -43,4 +43,56 @@ export async function startRedis(): Promise<TestRedis> {
       await exited(child);
     },
   };
+}
+
+export interface RedisProcess {
+  child: ChildProcess;
+  /** Everything it wrote so far (its log goes to stdout). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * redis-server from the repo's redis.conf with `args` after it (a password, a
+ * TLS port, `--port 0`), for tests that need a Redis set up differently.
+ * Resolves once it logs that it accepts connections: a TLS-only Redis answers
+ * no plain PING to poll for.
+ */
+export function startRedisProcess(args: readonly string[], timeoutMs = 10_000): Promise<RedisProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('redis-server', [REDIS_CONF, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    let ready = false;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-server ${args.join(' ')} was not ready within ${timeoutMs} ms:\n${output}`));
+    }, timeoutMs);
+    const onExit = (code: number | null): void => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server ${args.join(' ')} exited with ${code}:\n${output}`));
+    };
+    const take = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (!ready && /Ready to accept connections/.test(output)) {
+        ready = true;
+        clearTimeout(timer);
+        child.off('exit', onExit);
+        resolve({
+          child,
+          output: () => output,
+          async stop() {
+            child.kill('SIGKILL');
+            await exited(child);
+          },
+        });
+      }
+    };
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once('exit', onExit);
+  });
 }

@@ -4,6 +4,7 @@
 // workers on the seconds nobody scrapes.
 import type { FastifyInstance } from 'fastify';
 import { MetricsNotReady } from '../../errors.js';
+import { requireStatusToken } from '../status-token.js';
 
 // prom-client's `prometheusContentType`, spelled out so that workers need not
 // load prom-client (only the primary renders metrics).
@@ -14,8 +15,9 @@ export interface MetricsSource {
   fetchMetrics?: () => Promise<string | undefined>;
 }
 
-export function metricsRoute(app: FastifyInstance, source: MetricsSource): void {
-  app.get('/metrics', async (_request, reply) => {
+export function metricsRoute(app: FastifyInstance, source: MetricsSource, statusToken: string | undefined): void {
+  const onRequest = requireStatusToken(statusToken);
+  app.get('/metrics', onRequest === undefined ? {} : { onRequest }, async (_request, reply) => {
     const text = await source.fetchMetrics?.();
     // 503 with Retry-After tells the scraper to come back.
     if (text === undefined) throw new MetricsNotReady();

@@ -2,11 +2,13 @@
 import type { FastifyInstance } from 'fastify';
 import { Draining } from '../../errors.js';
 import { openStream } from '../open-stream.js';
+import { requireStatusToken } from '../status-token.js';
 import type { WorkerState } from '../worker-state.js';
 
 export function statusWatcherRoute(app: FastifyInstance, state: WorkerState): void {
   const { watchers } = state;
-  app.get('/status_watcher', (request, reply) => {
+  const onRequest = requireStatusToken(state.config.statusToken);
+  app.get('/status_watcher', onRequest === undefined ? {} : { onRequest }, (request, reply) => {
     if (state.draining) throw new Draining();
     openStream(request, reply, `: status\nretry: 1000\n\n${watchers.latestFrame ?? ''}`, watchers);
   });
