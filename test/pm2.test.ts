@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT } from './helpers/cluster.js';
 import { startRedis } from './helpers/redis.js';
-import { openSse } from './helpers/sse-client.js';
+import { nextStatus, openSse } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
 
 const run = promisify(execFile);
@@ -39,8 +39,21 @@ test('pm2 start ecosystem.config.cjs runs the cluster in fork mode, waits for re
   const stream = openSse(port);
   await waitFor(async () => (await redis.client.get('connections')) === '1', { what: 'the count under pm2' });
 
+  // The rolling restart under pm2: new workers, the same primary. (`pm2
+  // reload` of a fork-mode app would restart the primary and every stream.)
+  const pid = async (): Promise<number> => (JSON.parse((await pm2('jlist')).stdout) as Array<{ pid: number }>)[0]!.pid;
+  const primaryPid = await pid();
+  const before = await nextStatus(port, (s) => s.workers === 2);
+  const oldPids = before.perWorker.map((w) => w.pid);
+  await pm2('sendSignal', 'SIGHUP', 'million-sse');
+  await nextStatus(port, (s) => s.workers === 2 && s.perWorker.every((w) => !oldPids.includes(w.pid)), 20_000);
+  assert.equal(await pid(), primaryPid);
+  await stream.closed;
+  const again = openSse(port);
+  await waitFor(async () => (await redis.client.get('connections')) === '1', { what: 'the count after the rolling restart' });
+
   // pm2 stop sends SIGINT: the cluster drains and takes its count with it.
   await pm2('stop', 'million-sse');
-  await stream.closed;
+  await again.closed;
   await waitFor(async () => (await redis.client.get('connections')) === '0', { what: 'the count removed on stop' });
 });

@@ -68,22 +68,29 @@ export function openSse(port: number, path = '/', options: RawOptions = {}): Raw
   return rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`, options);
 }
 
-/** The next status_watcher event, parsed. */
+/**
+ * The next status_watcher event that matches, parsed. A feed that ends (its
+ * worker drained in a rolling restart, say) is opened again, as EventSource would.
+ */
 export async function nextStatus(port: number, match: (s: StatusEvent) => boolean = () => true, timeoutMs = 10_000): Promise<StatusEvent> {
-  const stream = openSse(port, '/status_watcher');
-  try {
-    let found: StatusEvent | undefined;
-    await waitFor(
-      () => {
-        const events = stream.text().split('\n\n').filter((block) => block.startsWith('data: ')).map((block) => JSON.parse(block.slice(6)) as StatusEvent);
-        found = events.reverse().find(match);
-        return found !== undefined;
-      },
-      { timeoutMs, what: 'a matching status event' },
-    );
-    return found!;
-  } finally {
-    stream.close();
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const stream = openSse(port, '/status_watcher');
+    try {
+      let found: StatusEvent | undefined;
+      await waitFor(
+        () => {
+          const events = stream.text().split('\n\n').filter((block) => block.startsWith('data: ')).map((block) => JSON.parse(block.slice(6)) as StatusEvent);
+          found = events.reverse().find(match);
+          return found !== undefined || stream.isClosed();
+        },
+        { timeoutMs: Math.max(1, deadline - performance.now()), what: 'a matching status event' },
+      );
+      if (found !== undefined) return found;
+    } finally {
+      stream.close();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
