@@ -179,6 +179,7 @@ function render(s) {
   $('redis').dataset.state = redisUp ? 'up' : 'down';
 
   $('workers').replaceChildren(...s.perWorker.map((w) => workerRow(w, s.host.connections)));
+  renderHosts(s);
 
   $('host-id').textContent = s.host.id;
   const updated = new Date(s.ts);
@@ -203,12 +204,50 @@ function setMeter(meter, value, max) {
   meter.value = Math.min(value, max);
 }
 
-function workerRow(w, hostConnections) {
+/** Every host's share as Redis has it, and the hosts that left lately. */
+function renderHosts(s) {
+  if (s.perHost === null || s.perHost === undefined) {
+    $('hosts').replaceChildren(tableRow([s.host.id, formatCount(s.host.connections), '–', formatCount(s.workers), 'Redis is unreachable']));
+    return;
+  }
+  const total = s.perHost.reduce((sum, h) => sum + h.connections, 0);
+  $('hosts').replaceChildren(
+    ...s.perHost.map((h) => {
+      const share = document.createElement('meter');
+      share.max = 1;
+      share.value = total > 0 ? h.connections / total : 0;
+      const name = h.id === s.host.id ? [h.id, ' ', small('(this one)')] : h.id;
+      const age = h.leaseAgeMs === null ? 'lease expired' : `${(h.leaseAgeMs / 1000).toFixed(1)} s ago`;
+      return tableRow([name, formatCount(h.connections), [formatShare(h.connections, total), ' ', share], formatCount(h.workers), age]);
+    }),
+  );
+  const gone = s.goneHosts ?? [];
+  $('hosts-gone').textContent =
+    gone.length === 0
+      ? 'No host has left.'
+      : `Left lately: ${gone
+          .slice(0, 5)
+          .map((g) => `${g.id} (${g.cause}, ${plural(g.connections, 'connection')}, ${new Date(g.at).toLocaleTimeString()})`)
+          .join('; ')}.`;
+}
+
+/** A table row: the first cell is the row's header; a cell given as a list is several nodes. */
+function tableRow(cells) {
   const row = document.createElement('tr');
+  cells.forEach((content, i) => {
+    const cell = document.createElement(i === 0 ? 'th' : 'td');
+    if (i === 0) cell.scope = 'row';
+    cell.append(...(Array.isArray(content) ? content : [content]));
+    row.append(cell);
+  });
+  return row;
+}
+
+function workerRow(w, hostConnections) {
   const share = document.createElement('meter');
   share.max = 1;
   share.value = hostConnections > 0 ? w.connections / hostConnections : 0;
-  const cells = [
+  return tableRow([
     `#${w.id}`,
     String(w.pid),
     formatCount(w.connections),
@@ -217,14 +256,7 @@ function workerRow(w, hostConnections) {
     formatBytes(w.heapUsed),
     formatMs(w.eventLoopDelayMs),
     formatMs(w.eventLoopDelayP99Ms),
-  ];
-  cells.forEach((content, i) => {
-    const cell = document.createElement(i === 0 ? 'th' : 'td');
-    if (i === 0) cell.scope = 'row';
-    cell.append(...(Array.isArray(content) ? content : [content]));
-    row.append(cell);
-  });
-  return row;
+  ]);
 }
 
 let source = null;

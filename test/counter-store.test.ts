@@ -63,7 +63,18 @@ for (const flavour of flavours) {
     assert.equal(await total(), 22);
     await a.report('1', 3);
     assert.equal(await total(), 15);
-    assert.deepEqual(await a.read(), { connections: 15, hosts: 2 });
+    const read = await a.read();
+    assert.equal(read.connections, 15);
+    assert.equal(read.hosts, 2);
+    assert.deepEqual(
+      read.perHost.map(({ id, connections, workers }) => ({ id, connections, workers })),
+      [
+        { id: 'host-a', connections: 8, workers: 2 },
+        { id: 'host-b', connections: 7, workers: 1 },
+      ],
+    );
+    for (const host of read.perHost) assert.ok(host.leaseAgeMs !== null && host.leaseAgeMs >= 0 && host.leaseAgeMs < 1_000, `lease age ${host.leaseAgeMs}`);
+    assert.deepEqual(read.gone, []);
   });
 
   test(`${flavour.name}: a dead worker's share goes exactly, once, and its late report cannot bring it back`, async () => {
@@ -83,6 +94,10 @@ for (const flavour of flavours) {
     await b.report('1', 1);
     assert.equal(await a.removeHost(), 14);
     assert.equal(await total(), 1);
+    const read = await b.read();
+    assert.deepEqual(read.perHost.map((h) => h.id), ['host-b']);
+    assert.deepEqual(read.gone.map(({ id, cause, connections }) => ({ id, cause, connections })), [{ id: 'host-a', cause: 'stopped', connections: 14 }]);
+    assert.ok(Math.abs(read.gone[0]!.at - Date.now()) < 2_000);
   });
 
   test(`${flavour.name}: a host that stops renewing its lease is reaped by another`, async () => {
@@ -100,6 +115,17 @@ for (const flavour of flavours) {
     }
     assert.deepEqual(reaped, ['host-a']);
     assert.equal(await total(), 3);
+    const read = await b.read();
+    assert.deepEqual(read.perHost.map((h) => h.id), ['host-b']);
+    assert.deepEqual(read.gone.map(({ id, cause, connections }) => ({ id, cause, connections })), [{ id: 'host-a', cause: 'lease expired', connections: 10 }]);
+  });
+
+  test(`${flavour.name}: a dead worker no longer counts as one of its host's workers`, async () => {
+    const { a } = await flavour.make(5_000);
+    await a.report('1', 10);
+    await a.report('2', 4);
+    await a.removeWorker('2');
+    assert.deepEqual((await a.read()).perHost.map(({ connections, workers }) => ({ connections, workers })), [{ connections: 10, workers: 1 }]);
   });
 }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { prometheusContentType } from 'prom-client';
 import type { WorkerStats } from '../src/cluster/messages.js';
+import type { ClusterCount } from '../src/counter/counter-store.js';
 import { installErrorHandling } from '../src/http/error-handler.js';
 import { metricsRoute } from '../src/http/routes/metrics.js';
 import { ClusterMetrics } from '../src/status/metrics.js';
@@ -49,14 +50,30 @@ describe('the metrics registry', () => {
   test('turns the per-second aggregate into gauges and counters that never go down', async () => {
     const aggregator = new StatusAggregator('test-host');
     const metrics = new ClusterMetrics();
-    const tick = async (count: { connections: number; hosts: number } | null): Promise<Map<string, number>> => {
+    const tick = async (count: ClusterCount | null): Promise<Map<string, number>> => {
       metrics.update(aggregator.snapshot(count), aggregator.countedTotals);
       return parse(await metrics.render());
     };
 
     aggregator.update(stats(1, { connections: 30, opened: 40, closed: 10, pings: 5, heartbeats: 100 }));
     aggregator.update(stats(2, { connections: 20, opened: 20, pings: 2, dropped: 1, eventLoopDelayMs: 12.5 }));
-    let m = await tick({ connections: 50, hosts: 1 });
+    let m = await tick({
+      connections: 80,
+      hosts: 2,
+      perHost: [
+        { id: 'test-host', connections: 50, workers: 2, leaseAgeMs: 400 },
+        { id: 'other', connections: 30, workers: 3, leaseAgeMs: null },
+      ],
+      gone: [{ id: 'old', cause: 'lease expired', connections: 7, at: Date.now() }],
+    });
+    assert.equal(m.get('msse_cluster_host_connections{host="test-host"}'), 50);
+    assert.equal(m.get('msse_cluster_host_connections{host="other"}'), 30);
+    assert.equal(m.get('msse_cluster_host_workers{host="other"}'), 3);
+    assert.equal(m.get('msse_cluster_host_lease_age_seconds{host="test-host"}'), 0.4);
+    assert.equal(m.get('msse_cluster_host_lease_age_seconds{host="other"}'), undefined, 'an expired lease has no age');
+    assert.equal(m.get('msse_cluster_hosts_gone'), 1);
+    m = await tick({ connections: 50, hosts: 1, perHost: [{ id: 'test-host', connections: 50, workers: 2, leaseAgeMs: 300 }], gone: [] });
+    assert.equal(m.get('msse_cluster_host_connections{host="other"}'), undefined, "a gone host's series goes");
     assert.equal(m.get('msse_connections'), 50);
     assert.equal(m.get('msse_host_connections'), 50);
     assert.equal(m.get('msse_workers'), 2);

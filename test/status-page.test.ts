@@ -92,6 +92,16 @@ describe('GET /status, the dashboard', () => {
     await waitForText('#connections', '1,234');
     assert.equal(await text('#count-behind'), 'Held by 2 workers on 1 host.');
     assert.match(await page.title(), /^1,234 connections/);
+    // The hosts table: this one, its whole share and both workers, as Redis has them.
+    const hostRows = await page.$$eval('#hosts tr', (rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent?.trim() ?? '')));
+    assert.equal(hostRows.length, 1);
+    const [name, connections, share, workers, lastReport] = hostRows[0]!;
+    assert.match(name!, /\(this one\)$/);
+    assert.equal(connections, '1,234');
+    assert.match(share!, /^100(\.0)?\s?%/);
+    assert.equal(workers, '2');
+    assert.match(lastReport!, /^\d\.\d s ago$/);
+    assert.equal(await text('#hosts-gone'), 'No host has left.');
   });
 
   test('reads "1,000" as one thousand, and shows connections closed per second', async () => {

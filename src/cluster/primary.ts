@@ -98,10 +98,16 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       removeDead();
     },
   });
-  // Every exit, a drained one (rolling restart) included: its figures leave the status.
-  supervisor.on('worker-exit', (id: number) => {
+  // Every exit, a drained one (rolling restart) included: its figures leave
+  // the status. A drained worker's share is already 0; it is marked dead in
+  // Redis too, so that it no longer counts among the host's workers.
+  supervisor.on('worker-exit', (id: number, died: boolean) => {
     aggregator.remove(id);
     watching.delete(id);
+    if (!died && !supervisor.draining) {
+      deadWorkers.add(id);
+      removeDead();
+    }
   });
 
   let statusFailures = 0;

@@ -41,6 +41,11 @@ export class Supervisor extends EventEmitter {
     super();
   }
 
+  /** True once drain() or killAll() has been called: exits from then on are the shutdown's. */
+  get draining(): boolean {
+    return this.stopping;
+  }
+
   get workers(): Worker[] {
     return Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
   }
@@ -160,8 +165,9 @@ export class Supervisor extends EventEmitter {
     // A drained worker exits 0 after reporting its share as 0; any other exit
     // may leave its share in Redis.
     const retired = this.retiring.delete(worker.id);
-    if (!((this.stopping || retired) && code === 0)) this.options.onWorkerDied(worker.id);
-    this.emit('worker-exit', worker.id);
+    const died = !((this.stopping || retired) && code === 0);
+    if (died) this.options.onWorkerDied(worker.id);
+    this.emit('worker-exit', worker.id, died);
     // A retired worker has its replacement already; a replacement that died
     // before listening fails the roll, which leaves the old workers in place.
     if (this.stopping || retired || this.replacements.has(worker.id)) return;

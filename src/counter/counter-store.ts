@@ -5,6 +5,29 @@
 export interface ClusterCount {
   connections: number;
   hosts: number;
+  /** Each host with a share, by id. */
+  perHost: HostShare[];
+  /** The hosts that left lately (at most 20), newest first. */
+  gone: GoneHost[];
+}
+
+export interface HostShare {
+  id: string;
+  connections: number;
+  /** Workers with a share (a dead or retired worker's is no longer one). */
+  workers: number;
+  /** Since the host's last report; a host whose lease runs out is reaped. Null when its lease has already expired. */
+  leaseAgeMs: number | null;
+}
+
+export interface GoneHost {
+  id: string;
+  /** `stopped` (it drained and removed its share) or `lease expired` (it died; another host reaped it). */
+  cause: string;
+  /** Its share when it went. */
+  connections: number;
+  /** When, in ms since the epoch. */
+  at: number;
 }
 
 export interface CounterStore {

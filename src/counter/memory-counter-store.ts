@@ -1,13 +1,15 @@
 // The counter store's rules without Redis, for unit tests of the code above
 // the seam. Several instances may share one `MemoryCounterState`, as several
 // hosts share one Redis.
-import type { ClusterCount, CounterStore } from './counter-store.js';
+import type { ClusterCount, CounterStore, GoneHost } from './counter-store.js';
 
 const DEAD = -1;
 
 export class MemoryCounterState {
   total = 0;
-  readonly hosts = new Map<string, { workers: Map<string, number>; leaseUntil: number }>();
+  readonly hosts = new Map<string, { workers: Map<string, number>; leaseUntil: number; reportedAt: number }>();
+  /** Newest first, at most 20, as in Redis. */
+  readonly gone: GoneHost[] = [];
 }
 
 export class MemoryCounterStore implements CounterStore {
@@ -21,7 +23,7 @@ export class MemoryCounterStore implements CounterStore {
   private host() {
     let host = this.state.hosts.get(this.hostId);
     if (host === undefined) {
-      host = { workers: new Map(), leaseUntil: 0 };
+      host = { workers: new Map(), leaseUntil: 0, reportedAt: 0 };
       this.state.hosts.set(this.hostId, host);
     }
     return host;
@@ -32,7 +34,8 @@ export class MemoryCounterStore implements CounterStore {
     const old = host.workers.get(workerId) ?? 0;
     if (old === DEAD) return;
     host.workers.set(workerId, held);
-    host.leaseUntil = this.now() + this.leaseMs;
+    host.reportedAt = this.now();
+    host.leaseUntil = host.reportedAt + this.leaseMs;
     this.state.total += held - old;
   }
 
@@ -45,26 +48,40 @@ export class MemoryCounterStore implements CounterStore {
   }
 
   async removeHost(): Promise<number> {
-    return this.remove(this.hostId);
+    return this.remove(this.hostId, 'stopped');
   }
 
   async reapExpiredHosts(): Promise<string[]> {
     const expired = [...this.state.hosts].filter(([, host]) => host.leaseUntil <= this.now()).map(([id]) => id);
-    for (const id of expired) this.remove(id);
+    for (const id of expired) this.remove(id, 'lease expired');
     return expired;
   }
 
   async read(): Promise<ClusterCount> {
-    return { connections: this.state.total, hosts: this.state.hosts.size };
+    const now = this.now();
+    const perHost = [...this.state.hosts]
+      .map(([id, host]) => {
+        const live = [...host.workers.values()].filter((held) => held !== DEAD);
+        return {
+          id,
+          connections: live.reduce((sum, held) => sum + held, 0),
+          workers: live.length,
+          leaseAgeMs: host.leaseUntil > now ? now - host.reportedAt : null,
+        };
+      })
+      .sort((a, b) => a.id.localeCompare(b.id));
+    return { connections: this.state.total, hosts: this.state.hosts.size, perHost, gone: [...this.state.gone] };
   }
 
-  private remove(hostId: string): number {
+  private remove(hostId: string, cause: string): number {
     const host = this.state.hosts.get(hostId);
     if (host === undefined) return 0;
     let sum = 0;
     for (const held of host.workers.values()) sum += Math.max(0, held);
     this.state.hosts.delete(hostId);
     this.state.total -= sum;
+    this.state.gone.unshift({ id: hostId, cause, connections: sum, at: this.now() });
+    this.state.gone.length = Math.min(this.state.gone.length, 20);
     return sum;
   }
 }

@@ -29,6 +29,11 @@ export class ClusterMetrics {
   );
   private readonly hostConnections = this.gauge('msse_host_connections', "This host's open SSE connections, summed from its workers.");
   private readonly workers = this.gauge('msse_workers', 'Workers reporting to this primary.');
+  // Every host's share, as Redis has it: the same on whichever host is scraped.
+  private readonly clusterHostConnections = this.gauge('msse_cluster_host_connections', "Each host's share of the count in Redis.", ['host']);
+  private readonly clusterHostWorkers = this.gauge('msse_cluster_host_workers', 'Workers with a share of the count, on each host.', ['host']);
+  private readonly clusterHostLeaseAge = this.gauge('msse_cluster_host_lease_age_seconds', "Time since each host's last report; past LEASE_MS its share is removed.", ['host']);
+  private readonly hostsGone = this.gauge('msse_cluster_hosts_gone', 'Hosts that left lately (at most 20), whether they stopped or their lease expired.');
   private readonly redisUp = this.gauge('msse_redis_up', '1 if the primary reached Redis in the last second, else 0.');
   private readonly rss = this.gauge('msse_resident_memory_bytes', 'Resident memory of the whole cluster on this host: the primary and every worker.');
   private readonly workerConnections = this.gauge('msse_worker_connections', 'Open SSE connections held by each worker.', ['worker']);
@@ -75,6 +80,15 @@ export class ClusterMetrics {
       if (added > 0) counter.inc(added);
       this.given[key] = totals[key];
     }
+    // A gone host's series disappear; while Redis is down nothing is known of them.
+    for (const gauge of [this.clusterHostConnections, this.clusterHostWorkers, this.clusterHostLeaseAge]) gauge.reset();
+    for (const host of snapshot.perHost ?? []) {
+      const labels = { host: host.id };
+      this.clusterHostConnections.set(labels, host.connections);
+      this.clusterHostWorkers.set(labels, host.workers);
+      if (host.leaseAgeMs !== null) this.clusterHostLeaseAge.set(labels, host.leaseAgeMs / 1000);
+    }
+    if (snapshot.goneHosts !== null) this.hostsGone.set(snapshot.goneHosts.length);
     // A dead worker's series must disappear, not stay at its last value.
     for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.loopDelay, this.loopDelayP99]) gauge.reset();
     for (const worker of snapshot.perWorker) {

@@ -3,7 +3,7 @@
 // to its watchers. Rates are per second; totals only grow while a worker lives.
 import os from 'node:os';
 import type { WorkerStats } from '../cluster/messages.js';
-import type { ClusterCount } from '../counter/counter-store.js';
+import type { ClusterCount, GoneHost, HostShare } from '../counter/counter-store.js';
 import { memoryFigures } from './memory.js';
 
 export interface StatusSnapshot {
@@ -14,6 +14,10 @@ export interface StatusSnapshot {
   redis: 'up' | 'down';
   /** Hosts with a share in the count (from Redis; null while it is down). */
   hosts: number | null;
+  /** Every host's share, its workers and lease age (from Redis; null while it is down). */
+  perHost: HostShare[] | null;
+  /** The hosts that left lately, newest first (from Redis; null while it is down). */
+  goneHosts: GoneHost[] | null;
   host: {
     id: string;
     /** This host's connections, summed from its workers: the count that survives a Redis outage. */
@@ -97,6 +101,8 @@ export class StatusAggregator {
       connections: count?.connections ?? null,
       redis: count === null ? 'down' : 'up',
       hosts: count?.hosts ?? null,
+      perHost: count?.perHost ?? null,
+      goneHosts: count?.gone ?? null,
       host: {
         id: this.hostId,
         connections: this.hostConnections(),

@@ -5,6 +5,7 @@
 --
 -- KEYS[1]  the shared total
 -- KEYS[2]  the set of host ids
+-- KEYS[3]  the list of hosts that have gone: the last 20, newest first
 -- ARGV[1]  the key prefix; host keys are <prefix>host:<id> and <prefix>lease:<id>
 -- Returns a flat list: host id, connections removed, host id, connections removed, ...
 local reaped = {}
@@ -18,6 +19,10 @@ for _, host in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     redis.call('DEL', hash)
     redis.call('SREM', KEYS[2], host)
     redis.call('DECRBY', KEYS[1], sum)
+    local time = redis.call('TIME')
+    local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+    redis.call('LPUSH', KEYS[3], host .. '\tlease expired\t' .. sum .. '\t' .. now)
+    redis.call('LTRIM', KEYS[3], 0, 19)
     table.insert(reaped, host)
     table.insert(reaped, sum)
   end

@@ -5,7 +5,8 @@
 --
 -- KEYS[1]  the shared total (a string holding an integer; `GET connections`)
 -- KEYS[2]  this host's hash: worker id -> that worker's count ("dead" once removed)
--- KEYS[3]  this host's lease key, which expires unless renewed
+-- KEYS[3]  this host's lease key, which expires unless renewed; it holds the
+--          time of the last report (ms since the epoch): the lease's age
 -- KEYS[4]  the set of host ids that have a share in the total
 -- ARGV[1]  worker id (the hash field)
 -- ARGV[2]  the worker's current count
@@ -20,6 +21,7 @@ if old == 'dead' then
 end
 local delta = tonumber(ARGV[2]) - (tonumber(old) or 0)
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[3])
+local time = redis.call('TIME')
+redis.call('SET', KEYS[3], tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), 'PX', ARGV[3])
 redis.call('SADD', KEYS[4], ARGV[4])
 return redis.call('INCRBY', KEYS[1], delta)
