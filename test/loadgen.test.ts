@@ -62,6 +62,21 @@ describe('load generator against a test SSE server', () => {
     }
   });
 
+  test('--progress-json: one JSON object a line, with the phase and the totals', async () => {
+    const server = await startSseServer();
+    try {
+      const { stderr } = await runLoadgen(['--url', server.url, '--connections', '50', '--hold', '1.5', '--progress-ms', '200', '--progress-json', ...common]);
+      const lines = stderr.split('\n').filter((line) => line !== '');
+      const snapshots = lines.map((line) => JSON.parse(line) as { phase: string; requested: number; totals: { established: number; heartbeats: number } });
+      assert.ok(snapshots.length >= 5, `${snapshots.length} lines`);
+      const held = snapshots.filter((s) => s.phase === 'hold');
+      assert.ok(held.length > 0 && held.every((s) => s.requested === 50 && s.totals.established === 50));
+      assert.ok(held.at(-1)!.totals.heartbeats >= 50 * 5);
+    } finally {
+      await server.close();
+    }
+  });
+
   test('counts the streams the server closes', async () => {
     const server = await startSseServer({ closeWhen: (n) => n % 3 === 0 });
     try {

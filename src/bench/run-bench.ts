@@ -8,6 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { openFileLimit } from '../config/open-file-limit.js';
 import type { Report as LoadgenReport } from '../loadgen/report.js';
+import { formatProgress, type ProgressSnapshot } from '../loadgen/progress-line.js';
 import type { BenchOptions } from './options.js';
 import { childrenOf, cpuSecondsOf, kernelSample, percentile, rssOf, type KernelSample } from './proc-sampler.js';
 import { median } from '../stats/median.js';
@@ -98,6 +99,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
       '--heartbeat-ms', String(options.heartbeatMs),
       '--report', reportFile,
       '--progress-ms', '10000',
+      '--progress-json',
       '--id', 'bench',
       // Gaps as the hold sees them: the ramp and the settle are left out, and
       // so are the /ping burst and the stop after it. At a million the burst
@@ -110,16 +112,26 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   // The load generator's own word that every connection has been tried and
-  // has succeeded or failed: its progress line names the phase. Without it, a
+  // has succeeded or failed: its progress names the phase. Without it, a
   // ramp with a few failures would be waited for until the ramp budget ran
   // out, and the load generator's hold (counted from its own ramp's end)
-  // would end before the benchmark's.
+  // would end before the benchmark's. Progress comes as JSON and is logged
+  // as the load generator would print it.
   let loadgenRampDone = false;
+  let partial = '';
   loadgen.stderr?.on('data', (chunk: Buffer) => {
-    for (const line of chunk.toString().trim().split('\n')) {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
       if (line === '') continue;
-      if (/ (hold|stopping) \|/.test(line)) loadgenRampDone = true;
-      log(`loadgen: ${line}`);
+      let snapshot: ProgressSnapshot | undefined;
+      try {
+        snapshot = JSON.parse(line) as ProgressSnapshot;
+      } catch {
+        // A note or an error message: plain text.
+      }
+      if (snapshot !== undefined && snapshot.phase !== 'ramp') loadgenRampDone = true;
+      log(`loadgen: ${snapshot === undefined ? line : formatProgress(snapshot)}`);
     }
   });
   const loadgenExited = new Promise<number | null>((resolve) => loadgen.once('exit', (code) => resolve(code)));

@@ -31,6 +31,8 @@ checks the heartbeats that arrive, then closes them and writes a JSON report.
   --header "Name: value"    an extra request header; may be repeated
   --report PATH             the JSON report (default loadgen-report-ID.json)
   --progress-ms MS          progress interval on stderr; 0 = none
+  --progress-json           progress as one JSON object a line (phase, totals,
+                            rates), for a program that drives the run
                             (default ${DEFAULTS.progressMsTty} on a terminal, ${DEFAULTS.progressMsPlain} otherwise)
   --engine node|c           the client processes: node (default) or c, the C
                             engine built by npm run build when cc is present:
@@ -81,6 +83,7 @@ export function parseCli(argv: string[], isTTY: boolean): CliResult {
       'batch-ms': { type: 'string' },
       'measure-after': { type: 'string' },
       'measure-for': { type: 'string' },
+      'progress-json': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

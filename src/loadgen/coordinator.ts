@@ -227,18 +227,17 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
     const totals = latestTotals();
     const rss = process.memoryUsage.rss();
     coordinatorRssPeak = Math.max(coordinatorRssPeak, rss);
-    progress.write(
-      formatProgress({
-        id: options.id,
-        elapsedMs: now - start,
-        phase,
-        requested: options.connections,
-        totals,
-        openRate: ((totals.opened - lastOpened) * 1000) / Math.max(1, now - lastPrintAt),
-        rssBytes: rss + totals.rssBytes,
-        processes: clients.length,
-      }),
-    );
+    const snapshot = {
+      id: options.id,
+      elapsedMs: now - start,
+      phase,
+      requested: options.connections,
+      totals,
+      openRate: ((totals.opened - lastOpened) * 1000) / Math.max(1, now - lastPrintAt),
+      rssBytes: rss + totals.rssBytes,
+      processes: clients.length,
+    };
+    progress.write(options.progressJson ? JSON.stringify(snapshot) : formatProgress(snapshot));
     lastOpened = totals.opened;
     lastPrintAt = now;
   };

@@ -41,6 +41,8 @@ export interface LoadgenOptions {
   readonly reportPath: string;
   /** 0 turns progress lines off. */
   readonly progressMs: number;
+  /** Progress as one JSON object a line (ProgressSnapshot), for a program that drives the load generator. */
+  readonly progressJson: boolean;
   /** Extra request header lines, `Name: value`. */
   readonly headers: readonly string[];
   /** The client processes' engine: client-process.js, or the C engine. */
@@ -74,6 +76,7 @@ export interface RawOptions {
   'max-per-process'?: string | undefined;
   report?: string | undefined;
   'progress-ms'?: string | undefined;
+  'progress-json'?: boolean | undefined;
   header?: string[] | undefined;
   engine?: string | undefined;
   'batch-ms'?: string | undefined;
@@ -229,6 +232,7 @@ export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
     maxPerProcess: raw['max-per-process'] === undefined ? undefined : integer('--max-per-process', raw['max-per-process'], 1, 1, MAX_CONNECTIONS),
     reportPath: raw.report ?? `loadgen-report-${runId}.json`,
     progressMs: integer('--progress-ms', raw['progress-ms'], isTTY ? DEFAULTS.progressMsTty : DEFAULTS.progressMsPlain, 0, 3_600_000),
+    progressJson: raw['progress-json'] === true,
     headers: Object.freeze(headersFor(raw.header, clientEngine)),
     engine: clientEngine,
     batchMs: batchMs(raw['batch-ms'], clientEngine),
