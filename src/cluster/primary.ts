@@ -4,9 +4,8 @@
 import type { Config } from '../config/config.js';
 import { workerEnv } from '../config/worker-config.js';
 import type { Logger } from '../logger.js';
-import { createRedisClient, isRedisUp, loggableRedisError, type RedisTarget } from '../counter/redis-client.js';
+import { createRedisClient, describeRedis, isRedisUp, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
 import { checkRedisAccess } from '../counter/redis-access-check.js';
-import { redactUrl } from '../config/redact-url.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import type { ClusterCount } from '../counter/counter-store.js';
 import { StatusAggregator } from '../status/status-snapshot.js';
@@ -42,7 +41,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   }
 
   const redisHandle = await ensureRedis(config, logger);
-  const redisTarget: RedisTarget = { url: redisHandle.url, ca: config.redisCa, caFile: config.redisCaFile };
+  const redisTarget = redisTargetOf(config, redisHandle.url);
   // Throws RedisAccessError (exit 78) when Redis refuses our credentials or
   // certificate; a Redis that is merely down does not stop start-up.
   const unchecked = await checkRedisAccess(redisTarget, config, logger).catch(async (err: unknown) => {
@@ -51,7 +50,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   });
   if (unchecked !== null) {
     logger.warn(
-      { err: loggableRedisError(unchecked), redis: redactUrl(redisHandle.url) },
+      { err: loggableRedisError(unchecked), redis: describeRedis(redisTarget) },
       'could not check access to Redis; starting anyway, and the count follows once Redis answers',
     );
   }
@@ -172,7 +171,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       acceptPath: config.acceptPath,
       acceptPathReason: config.acceptPathReason,
       tickPhase: config.tickPhase,
-      redis: redactUrl(redisHandle.url),
+      redis: describeRedis(redisTarget),
       hostId: config.hostId,
     },
     `million-sse listening on http://${config.host}:${port}/ (accept path: ${config.acceptPath})`,

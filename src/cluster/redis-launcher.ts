@@ -103,6 +103,11 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
   if (config.redisUrl !== undefined) {
     return { url: config.redisUrl, managed: false, stop: async () => undefined };
   }
+  // The Sentinels say where the master is; the URL is only a carrier for
+  // credentials, and there are none.
+  if (config.redisSentinels !== undefined) {
+    return { url: 'redis://sentinel-master', managed: false, stop: async () => undefined };
+  }
   const port = config.managedRedisPort;
   const url = `redis://127.0.0.1:${port}`;
   if (await answersPing(port)) {

@@ -5,7 +5,7 @@ import { workerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
 import { buildServer } from '../http/server.js';
 import { createWorkerState } from '../http/worker-state.js';
-import { createRedisClient } from '../counter/redis-client.js';
+import { createRedisClient, redisTargetOf } from '../counter/redis-client.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { memoryFigures } from '../status/memory.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
@@ -36,7 +36,7 @@ export async function runWorker(): Promise<void> {
   const { registry, watchers } = state;
 
   // The primary resolved the Redis URL before forking.
-  const redis = createRedisClient({ url: config.redisUrl!, ca: config.redisCa, caFile: config.redisCaFile }, logger);
+  const redis = createRedisClient(redisTargetOf(config, config.redisUrl!), logger);
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 

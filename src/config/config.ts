@@ -19,6 +19,14 @@ export interface Config {
   readonly workers: number;
   /** Unset means: use 127.0.0.1:managedRedisPort, starting redis-server there if nothing answers. */
   readonly redisUrl: string | undefined;
+  /**
+   * REDIS_SENTINELS: the Sentinels that say which Redis is the master, and
+   * follow it through a failover; REDIS_URL then only carries the user,
+   * password and TLS. Undefined: REDIS_URL, or the managed Redis.
+   */
+  readonly redisSentinels: ReadonlyArray<{ host: string; port: number }> | undefined;
+  /** REDIS_SENTINEL_NAME: the master's name in the Sentinels' configuration (`sentinel monitor <name> ...`). */
+  readonly redisSentinelName: string;
   /** REDIS_CA_FILE: the CA that signs a rediss:// Redis's certificate; undefined means Node's default CAs. */
   readonly redisCaFile: string | undefined;
   /** That file's PEM, read once here, so the primary and every worker (restarts too) trust the same CA. */
@@ -86,6 +94,18 @@ function redisUrl(env: Env): string | undefined {
     throw new ConfigError('REDIS_URL', redactUrl(raw), 'a redis:// or rediss:// URL');
   }
   return raw;
+}
+
+function redisSentinels(env: Env): Array<{ host: string; port: number }> | undefined {
+  const raw = env.REDIS_SENTINELS;
+  if (raw === undefined || raw === '') return undefined;
+  const expected = 'host:port of each Sentinel, separated by commas (10.0.0.2:26379,10.0.0.3:26379)';
+  return raw.split(',').map((entry) => {
+    const match = /^\s*(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})\s*$/.exec(entry);
+    const port = Number(match?.[2]);
+    if (match === null || port < 1 || port > 65_535) throw new ConfigError('REDIS_SENTINELS', raw, expected);
+    return { host: match[1]!.replace(/^\[|\]$/g, ''), port };
+  });
 }
 
 function redisCa(env: Env): { redisCaFile: string | undefined; redisCa: string | undefined } {
@@ -168,6 +188,8 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST === undefined || env.HOST === '' ? '0.0.0.0' : env.HOST,
     workers,
     redisUrl: redisUrl(env),
+    redisSentinels: redisSentinels(env),
+    redisSentinelName: keyPart(env, 'REDIS_SENTINEL_NAME', 'mymaster'),
     ...redisCa(env),
     managedRedisPort: integer(env, 'MANAGED_REDIS_PORT', 6379, 1, 65_535),
     heartbeatMs,

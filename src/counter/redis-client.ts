@@ -5,6 +5,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { redactUrl } from '../config/redact-url.js';
 import { RedisAccessError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Config } from '../config/config.js';
 
 /** Which Redis, and how to reach it: REDIS_URL (or the managed Redis's URL) and REDIS_CA_FILE. */
 export interface RedisTarget {
@@ -14,6 +15,20 @@ export interface RedisTarget {
   ca?: string | undefined;
   /** Where that PEM came from, for messages. */
   caFile?: string | undefined;
+  /** Sentinels to ask for the master (REDIS_SENTINELS); `url` then gives only the credentials and TLS. */
+  sentinels?: ReadonlyArray<{ host: string; port: number }> | undefined;
+  sentinelName?: string | undefined;
+}
+
+/** The target a process's Config names: REDIS_URL (or the managed Redis's) with its CA, or the Sentinels. */
+export function redisTargetOf(config: Config, url: string): RedisTarget {
+  return { url, ca: config.redisCa, caFile: config.redisCaFile, sentinels: config.redisSentinels, sentinelName: config.redisSentinelName };
+}
+
+/** How a target is shown in logs: never with its password. */
+export function describeRedis(target: RedisTarget): string {
+  if (target.sentinels === undefined) return redactUrl(target.url);
+  return `sentinel master "${target.sentinelName}" via ${target.sentinels.map((s) => `${s.host}:${s.port}`).join(',')}`;
 }
 
 /**
@@ -25,6 +40,22 @@ export interface RedisTarget {
  */
 export function openRedis(target: RedisTarget, options: RedisOptions): Redis {
   const tls = /^rediss:/i.test(target.url) ? { tls: target.ca === undefined ? {} : { ca: target.ca } } : {};
+  if (target.sentinels !== undefined) {
+    // The Sentinels name the master; after a failover ioredis asks them again
+    // on its next reconnect, and `failoverDetector` makes it listen for
+    // +switch-master so that it moves at once instead of at the next error.
+    const url = new URL(target.url);
+    return new Redis({
+      ...options,
+      ...tls,
+      sentinels: target.sentinels.map((s) => ({ ...s })),
+      name: target.sentinelName ?? 'mymaster',
+      ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+      ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+      failoverDetector: true,
+      sentinelRetryStrategy: (times) => Math.min(times * 100, 1_000),
+    });
+  }
   return new Redis(target.url, { ...options, ...tls });
 }
 
@@ -37,7 +68,7 @@ export function createRedisClient(target: RedisTarget, logger: Logger): Redis {
     // Reconnect forever, at most a second apart, so a restarted Redis is found quickly.
     retryStrategy: (times) => Math.min(times * 100, 1_000),
   });
-  const shown = redactUrl(target.url);
+  const shown = describeRedis(target);
   // What this outage was last reported as: ioredis emits an error on every
   // failed reconnect, and each outage is said once, and again only if its
   // cause changes (Redis comes back but refuses the password).
@@ -104,7 +135,7 @@ const INVALID_CERTIFICATE = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', '
  * NOPERM (the ACL user may not run a command or touch a key).
  */
 export function redisAccessError(err: Error, target: RedisTarget): RedisAccessError | undefined {
-  const where = `Redis at ${redactUrl(target.url)}`;
+  const where = `Redis at ${describeRedis(target)}`;
   const code = (err as NodeJS.ErrnoException).code;
   const said = code !== undefined && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
   const fail = (variable: 'REDIS_URL' | 'REDIS_CA_FILE', message: string): RedisAccessError =>

@@ -1,0 +1,247 @@
+// Past one machine, on real parts: three app hosts behind HAProxy, Redis with
+// a replica and three Sentinels, and a load host, each a network namespace
+// made by scripts/hosts.sh. The load generator reaches the hosts only through
+// HAProxy; the count is read from whichever Redis the Sentinels call master.
+// The steps run in order on the same network: a host killed, the Redis master
+// killed, a host drained; each says how long the count took to be exact again.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ROOT } from './helpers/cluster.js';
+import { waitFor } from './helpers/wait.js';
+import type { ProgressSnapshot } from '../src/loadgen/progress-line.js';
+import type { Report } from '../src/loadgen/report.js';
+import type { GoneHost, HostShare } from '../src/counter/counter-store.js';
+
+const run = promisify(execFile);
+const HOSTS_SH = path.join(ROOT, 'scripts/hosts.sh');
+const STREAMS = 3_000;
+const LEASE_MS = 3_000;
+const DRAIN_MS = 3_000;
+
+interface Network {
+  lb: string;
+  redis: string;
+  hosts: string[];
+  lbHost: string;
+  redisHost: string;
+  loadHost: string;
+  apps: string[];
+  stats: string;
+  sources: string;
+  state: string;
+}
+
+interface Status {
+  connections: number | null;
+  perHost: HostShare[] | null;
+  goneHosts: GoneHost[] | null;
+}
+
+describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
+  let state: string;
+  let env: NodeJS.ProcessEnv;
+  let net: Network;
+  let loadgen: ChildProcess | undefined;
+  let latest: ProgressSnapshot | undefined;
+  let reportFile: string;
+  const progress: Array<{ at: number; snapshot: ProgressSnapshot }> = [];
+
+  const hostsSh = async (...args: string[]): Promise<string> => (await run(HOSTS_SH, args, { env, timeout: 120_000 })).stdout;
+  const inNs = async (ns: string, ...command: string[]): Promise<string> => (await run('ip', ['netns', 'exec', ns, ...command], { timeout: 10_000 })).stdout;
+
+  /** An HTTP/1.0 GET from the load host, through bash's /dev/tcp: the whole answer, or the first `seconds` of a stream. */
+  const fetchText = (address: string, target: string, seconds = 5): Promise<string> => {
+    const [host, port] = address.split(':');
+    const script = `exec 3<>/dev/tcp/${host}/${port} && printf 'GET ${target} HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n' >&3 && timeout ${seconds} cat <&3`;
+    return inNs(net.loadHost, 'bash', '-c', `${script}; true`);
+  };
+
+  /** The first event of /status_watcher on one app host. */
+  const statusOf = async (app: string): Promise<Status> => {
+    const text = await fetchText(app, '/status_watcher', 1.5);
+    const line = text.split('\n').find((l) => l.startsWith('data: '));
+    assert.ok(line !== undefined, `no status event from ${app}: ${text.slice(0, 200)}`);
+    return JSON.parse(line.slice(6)) as Status;
+  };
+
+  /** The count in whichever Redis the Sentinels call master now. */
+  const count = async (): Promise<number | null> => {
+    const master = (JSON.parse(await hostsSh('status')) as Network).redis;
+    const [host, port] = master.split(':');
+    const out = await inNs(net.redisHost, 'redis-cli', '-h', host!, '-p', port!, '--raw', 'get', 'connections').catch(() => '');
+    return out.trim() === '' ? null : Number(out.trim());
+  };
+
+  /** HAProxy's own view of a server: UP, DOWN... from its stats CSV. */
+  const serverState = async (server: string): Promise<string | undefined> => {
+    const csv = await fetchText(net.stats, '/stats;csv');
+    const row = csv.split('\n').find((line) => line.startsWith(`million_sse,${server},`));
+    return row?.split(',')[17];
+  };
+
+  const pidsIn = async (ns: string): Promise<number[]> =>
+    (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
+
+  /** Waits until the count is `expected` and stays so for a second; returns the ms it took from `since`. */
+  const countSettlesAt = async (expected: number, since: number, what: string, timeoutMs = 30_000): Promise<number> => {
+    let last: number | null = null;
+    let exactSince: number | undefined;
+    await waitFor(
+      async () => {
+        last = await count();
+        if (last !== expected) exactSince = undefined;
+        else exactSince ??= performance.now();
+        return exactSince !== undefined && performance.now() - exactSince >= 1_000;
+      },
+      { what: `${what}: count ${expected} (last ${last})`, timeoutMs },
+    );
+    return Math.round(exactSince! - since);
+  };
+
+  before(async () => {
+    state = await mkdtemp(path.join(os.tmpdir(), 'msse-hosts-'));
+    env = {
+      ...process.env,
+      MSSE_HOSTS_PREFIX: 'msse-test',
+      MSSE_HOSTS_STATE: path.join(state, 'net'),
+      MSSE_HOSTS_WORKERS: '2',
+      HEARTBEAT_MS: '1000',
+      LEASE_MS: String(LEASE_MS),
+      DRAIN_MS: String(DRAIN_MS),
+      RETRY_MS: '300',
+      LOG_LEVEL: 'info',
+    };
+    await run(HOSTS_SH, ['down'], { env }).catch(() => undefined);
+    const out = await hostsSh('up', '3');
+    net = JSON.parse(out.trim().split('\n').at(-1)!) as Network;
+    reportFile = path.join(state, 'loadgen.json');
+  });
+
+  after(async () => {
+    if (loadgen?.exitCode === null) loadgen.kill('SIGKILL');
+    await run(HOSTS_SH, ['down'], { env }).catch(() => undefined);
+    await rm(state, { recursive: true, force: true });
+  });
+
+  test('hosts.sh status names every part; a second up is refused while one runs', async () => {
+    assert.deepEqual(net.hosts, ['msse-test-app1', 'msse-test-app2', 'msse-test-app3']);
+    assert.equal(net.lb, '10.77.0.3:80');
+    assert.equal(net.redis, '10.77.0.2:6379');
+    assert.deepEqual([net.lbHost, net.redisHost, net.loadHost], ['msse-test-lb', 'msse-test-redis', 'msse-test-load']);
+    await assert.rejects(hostsSh('up', '3'), /exist already: run scripts\/hosts.sh down first/);
+  });
+
+  test(`${STREAMS} streams through HAProxy: Redis counts them all, each host holds a share, and every host's feed says the same`, async () => {
+    loadgen = spawn(
+      'ip',
+      [
+        'netns', 'exec', net.loadHost,
+        process.execPath, path.join(ROOT, 'dist/loadgen/main.js'),
+        '--url', `http://${net.lb}/`,
+        '--connections', String(STREAMS),
+        '--rate', '1000',
+        '--reconnect',
+        '--sources', net.sources,
+        '--heartbeat-ms', '1000',
+        '--hold', '600',
+        '--duration', '660',
+        '--progress-json',
+        '--progress-ms', '250',
+        '--report', reportFile,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let rest = '';
+    loadgen.stderr!.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        latest = JSON.parse(line) as ProgressSnapshot;
+        progress.push({ at: performance.now(), snapshot: latest });
+      }
+    });
+    await waitFor(() => latest?.phase === 'hold', { what: 'the load generator to finish its ramp', timeoutMs: 30_000 });
+    assert.equal(latest!.totals.established, STREAMS);
+    await countSettlesAt(STREAMS, performance.now(), 'all streams counted');
+    for (const app of net.apps) {
+      const status = await statusOf(app);
+      assert.equal(status.connections, STREAMS, `${app}'s feed`);
+      assert.equal(status.perHost!.length, 3);
+      assert.equal(status.perHost!.reduce((sum, h) => sum + h.connections, 0), STREAMS);
+      // leastconn: each host holds about a third.
+      for (const host of status.perHost!) assert.ok(host.connections > STREAMS / 6, `${host.id} holds ${host.connections}`);
+    }
+  });
+
+  test('an app host killed outright: HAProxy marks it down, its share leaves within the lease, its clients come back through HAProxy', async (t) => {
+    const before = latest!.totals;
+    const killedAt = performance.now();
+    for (const pid of await pidsIn('msse-test-app1')) process.kill(pid, 'SIGKILL');
+    await waitFor(async () => (await serverState('app1')) === 'DOWN', { what: 'HAProxy to mark app1 down', timeoutMs: 10_000 });
+    const markedDownMs = Math.round(performance.now() - killedAt);
+    const exactMs = await countSettlesAt(STREAMS, killedAt, 'after app1 died');
+    const status = await statusOf(net.apps[1]!);
+    assert.deepEqual(status.perHost!.map((h) => h.id), ['app2', 'app3']);
+    assert.equal(status.perHost!.reduce((sum, h) => sum + h.connections, 0), STREAMS);
+    const gone = status.goneHosts!.find((g) => g.id === 'app1');
+    assert.equal(gone?.cause, 'lease expired');
+    await waitFor(() => latest!.totals.established === STREAMS, { what: 'every client back' });
+    const reconnected = latest!.totals.reconnects - before.reconnects;
+    assert.ok(reconnected >= gone!.connections, `${reconnected} reconnects for the ${gone!.connections} app1 held`);
+    t.diagnostic(`app1 killed: HAProxy marked it down after ${markedDownMs} ms; count exact again after ${exactMs} ms; ${reconnected} clients reconnected (app1 held ${gone!.connections})`);
+  });
+
+  test('the Redis master killed: Sentinel promotes the replica, the hosts follow, the count is exact within seconds, and no stream stops', async (t) => {
+    const before = latest!.totals;
+    const killedAt = performance.now();
+    process.kill(Number((await readFile(path.join(state, 'net/redis-master.pid'), 'utf8')).trim()), 'SIGKILL');
+    await waitFor(async () => (JSON.parse(await hostsSh('status')) as Network).redis === '10.77.0.2:6380', {
+      what: 'Sentinel to promote the replica',
+      timeoutMs: 20_000,
+    });
+    const promotedMs = Math.round(performance.now() - killedAt);
+    const exactMs = await countSettlesAt(STREAMS, killedAt, 'after the failover');
+    for (const app of net.apps.slice(1)) assert.equal((await statusOf(app)).connections, STREAMS);
+    const closed = (t: typeof before): number => Object.values(t.closedByServer).reduce((a, b) => a + b, 0);
+    assert.equal(closed(latest!.totals), closed(before), 'no stream ended');
+    t.diagnostic(`Redis master killed: replica promoted after ${promotedMs} ms; count exact again after ${exactMs} ms; 0 streams ended`);
+  });
+
+  test('a host drained with SIGTERM: its clients move to the other, spread over the drain, and none is refused', async (t) => {
+    const before = latest!.totals;
+    const primary = Number((await readFile(path.join(state, 'net/app2.pid'), 'utf8')).trim());
+    const held = (await statusOf(net.apps[1]!)).perHost!.find((h) => h.id === 'app2')!.connections;
+    const drainedAt = performance.now();
+    process.kill(primary, 'SIGTERM');
+    const exactMs = await countSettlesAt(STREAMS, drainedAt, 'after app2 drained');
+    const status = await statusOf(net.apps[2]!);
+    assert.deepEqual(status.perHost!.map((h) => [h.id, h.connections]), [['app3', STREAMS]]);
+    assert.equal(status.goneHosts!.find((g) => g.id === 'app2')?.cause, 'stopped');
+    await waitFor(() => latest!.totals.established === STREAMS, { what: 'every client back' });
+    const failed = (t: typeof before): number => Object.values(t.reconnectsFailed).reduce((a, b) => a + b, 0);
+    assert.equal(failed(latest!.totals), failed(before), 'no reconnect was refused');
+    // The moves, as the load generator saw its reconnects grow: spread over the drain, not all at once.
+    const moves = progress.filter((p) => p.at >= drainedAt && p.snapshot.totals.reconnects > before.reconnects);
+    const spreadMs = moves.length === 0 ? 0 : moves.find((p) => p.snapshot.totals.reconnects >= before.reconnects + held)!.at - moves[0]!.at;
+    assert.ok(spreadMs >= DRAIN_MS / 3, `app2's ${held} clients moved within ${Math.round(spreadMs)} ms`);
+    t.diagnostic(`app2 drained: its ${held} clients moved over ${Math.round(spreadMs)} ms; count exact again after ${exactMs} ms; 0 refused`);
+  });
+
+  test("the load generator's report agrees with the count", async () => {
+    const counted = await count();
+    const exited = new Promise((resolve) => loadgen!.once('exit', resolve));
+    loadgen!.kill('SIGTERM');
+    await exited;
+    const report = JSON.parse(await readFile(reportFile, 'utf8')) as Report;
+    assert.equal(report.established.atEnd, counted);
+    assert.equal(report.failed.total, 0);
+    assert.equal(report.complete, true);
+  });
+});
