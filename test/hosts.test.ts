@@ -234,6 +234,17 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     t.diagnostic(`app2 drained: its ${held} clients moved over ${Math.round(spreadMs)} ms; count exact again after ${exactMs} ms; 0 refused`);
   });
 
+  test('deploy/haproxy.cfg as shipped, and as hosts.sh ran it, passes haproxy -c', async () => {
+    for (const file of [path.join(ROOT, 'deploy/haproxy.cfg'), path.join(state, 'net/haproxy.cfg')]) {
+      const { stdout } = await run('haproxy', ['-c', '-f', file]);
+      assert.match(stdout, /Configuration file is valid/);
+    }
+    const shipped = await readFile(path.join(ROOT, 'deploy/haproxy.cfg'), 'utf8');
+    for (const setting of ['balance leastconn', 'option httpchk GET /ping', 'timeout tunnel', 'timeout http-request', 'stick-table', 'prometheus-exporter']) {
+      assert.ok(shipped.includes(setting), setting);
+    }
+  });
+
   test("the load generator's report agrees with the count", async () => {
     const counted = await count();
     const exited = new Promise((resolve) => loadgen!.once('exit', resolve));
@@ -244,4 +255,26 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     assert.equal(report.failed.total, 0);
     assert.equal(report.complete, true);
   });
+
+  test('down stops everything and removes every namespace it made', async () => {
+    const pids = (await Promise.all(['msse-test-app2', 'msse-test-app3', 'msse-test-redis', 'msse-test-lb'].map(pidsIn))).flat();
+    assert.ok(pids.length > 0);
+    assert.match(await hostsSh('down'), /\{"down":true\}/);
+    const { stdout } = await run('ip', ['netns', 'list']);
+    assert.doesNotMatch(stdout, /msse-test-/);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), `process ${pid} is gone`);
+    await assert.rejects(hostsSh('status'), /no network is up/);
+  });
+});
+
+test('hosts.sh refuses to run without root, with a clear message, and leaves nothing behind', async () => {
+  const asNobody = run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', HOSTS_SH, 'up', '1'], {
+    env: { ...process.env, MSSE_HOSTS_PREFIX: 'msse-nobody', MSSE_HOSTS_STATE: path.join(os.tmpdir(), 'msse-nobody') },
+  });
+  await assert.rejects(asNobody, (err: Error & { stderr: string; code: number }) => {
+    assert.equal(err.code, 1);
+    assert.match(err.stderr, /must run as root: it creates network namespaces/);
+    return true;
+  });
+  assert.doesNotMatch((await run('ip', ['netns', 'list'])).stdout, /msse-nobody/);
 });

@@ -4,6 +4,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Logger } from '../logger.js';
 import { installErrorHandling } from './error-handler.js';
 import { securityHeaders } from './security-headers.js';
+import { installRequestAdmission } from './request-admission.js';
 import { streamRoute } from './routes/stream.js';
 import { statusWatcherRoute } from './routes/status-watcher.js';
 import { pingRoute } from './routes/ping.js';
@@ -32,6 +33,8 @@ export async function buildServer(state: WorkerState, logger: Logger): Promise<F
     keepAliveTimeout: 5_000,
   });
   installErrorHandling(app);
+  // Before the routes, so that it covers every one of them.
+  installRequestAdmission(app);
   await securityHeaders(app);
   streamRoute(app, state);
   statusWatcherRoute(app, state);
