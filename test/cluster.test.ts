@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { startCluster, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
-import { nextStatus, openSse, type RawOptions, type RawStream } from './helpers/sse-client.js';
+import { nextStatus, openSse, rawRequest, type RawOptions, type RawStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
 
 let redis: TestRedis;
@@ -146,6 +146,28 @@ test('SIGTERM drains: streams end spread over DRAIN_MS, the host leaves the coun
     assert.equal(await count(), 0);
     assert.equal(await redis.client.scard('connections:hosts'), 0);
     assert.ok(cluster.logs.some((l) => l.msg === 'drained; exiting'));
+  });
+});
+
+test('DRAIN_NOTICE_MS: /ping fails first while streams still open, then the drain goes on as usual', async () => {
+  await withCluster({ DRAIN_MS: '500', DRAIN_NOTICE_MS: '1500' }, async (cluster) => {
+    const held = await openMany(cluster.port, 10);
+    const ping = async (): Promise<string> => {
+      const answer = rawRequest(cluster.port, 'GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+      await answer.closed;
+      return answer.text().split('\r\n')[0]!;
+    };
+    assert.equal(await ping(), 'HTTP/1.1 204 No Content');
+    cluster.child.kill('SIGTERM');
+    await cluster.waitForLog((l) => l.msg === 'draining' && l.role === 'worker', 'the workers to start draining');
+    await waitFor(async () => (await ping()) === 'HTTP/1.1 503 Service Unavailable', { what: '/ping to fail' });
+    // Still serving during the notice: a new stream opens, the held ones stay.
+    const late = await openMany(cluster.port, 1);
+    assert.ok(held.every((s) => !s.isClosed()));
+    const { code } = await cluster.exited;
+    assert.equal(code, 0);
+    await waitFor(() => [...held, ...late].every((s) => s.isClosed()), { what: 'every stream ended after the notice' });
+    assert.equal(await count(), 0);
   });
 });
 

@@ -138,7 +138,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
 
   installShutdown({
     logger,
-    timeoutMs: config.drainMs + config.drainGraceMs,
+    timeoutMs: config.drainNoticeMs + config.drainMs + config.drainGraceMs,
     drain: async () => {
       clearInterval(statusTick);
       await supervisor.drain();

@@ -90,7 +90,16 @@ export async function runWorker(): Promise<void> {
   const drain = async (): Promise<void> => {
     if (drainStarted) return;
     drainStarted = true;
-    logger.info({ connections: registry.size, drainMs: config.drainMs }, 'draining');
+    logger.info({ connections: registry.size, drainMs: config.drainMs, drainNoticeMs: config.drainNoticeMs }, 'draining');
+    // Behind a load balancer: /ping fails first, and everything else carries
+    // on, until the balancer has seen it and sends new clients elsewhere.
+    // Closing the listener at once would leave the balancer a few seconds in
+    // which it still picks this host (with leastconn, first of all: a
+    // draining host has the fewest connections) and its clients are refused.
+    if (config.drainNoticeMs > 0) {
+      state.leaving = true;
+      await new Promise((resolve) => setTimeout(resolve, config.drainNoticeMs));
+    }
     app.server.close();
     // Connections accepted just before the close may not have sent their
     // request yet: they are served as usual, not told 503, and a stream

@@ -40,6 +40,8 @@ export interface Config {
   readonly maxConnectionsPerWorker: number;
   readonly maxUnsentBytes: number;
   readonly drainMs: number;
+  /** Before a drain closes the listeners, /ping answers 503 for this long (a load balancer's notice). */
+  readonly drainNoticeMs: number;
   readonly drainGraceMs: number;
   readonly retryMs: number;
   readonly leaseMs: number;
@@ -202,6 +204,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxConnectionsPerWorker,
     maxUnsentBytes: integer(env, 'MAX_UNSENT_BYTES', 16_384, 1, 64 * 1024 * 1024),
     drainMs,
+    drainNoticeMs: integer(env, 'DRAIN_NOTICE_MS', 0, 0, 600_000),
     drainGraceMs: integer(env, 'DRAIN_GRACE_MS', 5_000, 100, 600_000),
     retryMs: integer(env, 'RETRY_MS', 3_000, 0, 3_600_000),
     leaseMs,

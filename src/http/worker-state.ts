@@ -9,6 +9,8 @@ export interface WorkerState {
   readonly registry: ConnectionRegistry;
   readonly watchers: StatusWatchers;
   draining: boolean;
+  /** Set at the start of a drain's DRAIN_NOTICE_MS: /ping answers 503 so a load balancer stops sending new clients here. */
+  leaving: boolean;
   pings: number;
   /** Asks the primary for the cluster's Prometheus text, for GET /metrics. */
   fetchMetrics?: () => Promise<string | undefined>;
@@ -26,6 +28,7 @@ export function createWorkerState(config: Config, onWatching?: (watching: boolea
     }),
     watchers: new StatusWatchers(config.maxUnsentBytes, onWatching),
     draining: false,
+    leaving: false,
     pings: 0,
   };
 }
