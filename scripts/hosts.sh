@@ -19,7 +19,9 @@
 #
 # Environment: MSSE_HOSTS_PREFIX (namespace names, default msse),
 # MSSE_HOSTS_STATE (pids, configs and logs, default /run/million-sse-hosts),
-# MSSE_HOSTS_WORKERS (workers per app host, default 2), and anything the
+# MSSE_HOSTS_WORKERS (workers per app host, default 2), MSSE_HOSTS_LB_PROCESSES
+# (HAProxy processes sharing the port, default 1: each carries fewer streams
+# than half the per-process open-file limit), and anything the
 # cluster reads (HEARTBEAT_MS, DRAIN_MS, LEASE_MS, ...) is passed to each app host.
 set -euo pipefail
 
@@ -27,6 +29,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${MSSE_HOSTS_PREFIX:-msse}
 STATE=${MSSE_HOSTS_STATE:-/run/million-sse-hosts}
 WORKERS_PER_HOST=${MSSE_HOSTS_WORKERS:-2}
+LB_PROCESSES=${MSSE_HOSTS_LB_PROCESSES:-1}
 NET=10.77.0
 SWITCH=$PREFIX-net
 REDIS_NS=$PREFIX-redis
@@ -119,6 +122,7 @@ wait_ping() {
 up() {
   local n=${1:-}
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 50 ] || die "up needs the number of app hosts, 1 to 50"
+  [[ "$LB_PROCESSES" =~ ^[0-9]+$ ]] && [ "$LB_PROCESSES" -ge 1 ] && [ "$LB_PROCESSES" -le 64 ] || die "MSSE_HOSTS_LB_PROCESSES must be 1 to 64"
   require
   [ -z "$(our_namespaces)" ] || die "namespaces named $PREFIX-* exist already: run scripts/hosts.sh down first"
   # Whatever happens from here, a failure or Ctrl-C leaves nothing behind.
@@ -185,7 +189,17 @@ EOF
     /^    default-server / { printf "%s", ENVIRON["SERVERS"] }
   ' "$ROOT/deploy/haproxy.cfg" >"$STATE/haproxy.cfg"
   haproxy -c -q -f "$STATE/haproxy.cfg" || die "the generated $STATE/haproxy.cfg is not valid"
-  spawn_in "$LB_NS" haproxy haproxy -db -f "$STATE/haproxy.cfg"
+  # One process holds at most maxconn streams; more processes share the port
+  # (HAProxy binds with SO_REUSEPORT), each with a stats socket of its own.
+  local p
+  for p in $(seq 1 "$LB_PROCESSES"); do
+    if [ "$p" = 1 ]; then
+      spawn_in "$LB_NS" haproxy haproxy -db -f "$STATE/haproxy.cfg"
+    else
+      sed "s#stats socket $STATE/haproxy.sock#stats socket $STATE/haproxy-$p.sock#" "$STATE/haproxy.cfg" >"$STATE/haproxy-$p.cfg"
+      spawn_in "$LB_NS" "haproxy-$p" haproxy -db -f "$STATE/haproxy-$p.cfg"
+    fi
+  done
 
   for k in $(seq 1 "$n"); do wait_ping "$(app_ip "$k")" 5252 "app host $k"; done
   wait_ping "$LB_IP" 80 "HAProxy"

@@ -1,7 +1,9 @@
 // The benchmark's flags: defaults, --quick, and a clear error for a bad value.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseBenchArgs } from '../src/bench/options.js';
+import { parseBenchArgs, type BenchOptions } from '../src/bench/options.js';
+import { workersFor } from '../src/bench/run-bench.js';
+import { openFileLimit } from '../src/config/open-file-limit.js';
 import { ConfigError } from '../src/errors.js';
 
 test('benchmark flags: defaults, --quick defaults, and values as given', () => {
@@ -24,6 +26,9 @@ test('a bad benchmark flag names the flag, the value and what was expected', () 
     [['--engine', 'rust'], /^--engine="rust" is not valid: expected node or c$/],
     [['--tick-phase', 'random'], /^--tick-phase="random" is not valid: expected spread or aligned$/],
     [['--netns', '--no-netns'], /^--netns="with --no-netns" is not valid/],
+    [['--hosts', '0'], /^--hosts="0" is not valid: expected a whole number from 1 to 20$/],
+    [['--hosts', '3', '--compare'], /^--hosts="3" is not valid: expected without --compare/],
+    [['--hosts', '3', '--netns'], /^--hosts="3" is not valid: expected without --netns/],
   ] as const) {
     assert.throws(() => parseBenchArgs([...args]), (err: unknown) => err instanceof ConfigError && message.test(err.message));
   }
@@ -44,4 +49,18 @@ test('the namespace is decided by size unless asked for; --quick stays on the lo
   const asked = parseBenchArgs(['--quick', '--netns', '--engine', 'c', '--batch-ms', '50', '--tick-phase', 'aligned']);
   assert.ok(asked !== 'help');
   assert.deepEqual([asked.netns, asked.engine, asked.batchMs, asked.tickPhase], [true, 'c', 50, 'aligned']);
+});
+
+test('--hosts: workers planned per host for its share, and one cluster by default', () => {
+  const parse = (args: string[]): BenchOptions => {
+    const options = parseBenchArgs(args);
+    assert.ok(options !== 'help');
+    return options;
+  };
+  assert.equal(parse([]).hosts, undefined);
+  const hosts = parse(['--hosts', '3', '--connections', '90000']);
+  assert.equal(hosts.hosts, 3);
+  // 30,000 a host, each worker planned 90 % full (the open-file limit less a margin of 200).
+  assert.equal(workersFor(hosts), Math.ceil(30_000 / ((openFileLimit() - 200) * 0.9)));
+  assert.equal(workersFor(parse(['--hosts', '3', '--connections', '3000'])), 1);
 });

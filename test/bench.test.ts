@@ -70,6 +70,31 @@ test('--netns runs the whole benchmark inside a namespace with its own establish
   assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'the namespace is gone');
 });
 
+test('--hosts measures through HAProxy across namespace hosts, counting every host, HAProxy and Redis, then removes them', async (t) => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const before = (await run('ip', ['netns', 'list'])).stdout;
+  const { stderr } = await run(
+    process.execPath,
+    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--hosts', '2', '--connections', '2000', '--hold', '5', '--out', out],
+    { cwd: ROOT, timeout: 240_000 },
+  );
+  const json = (await readdir(out)).find((f) => f.endsWith('-2000.json'));
+  assert.ok(json, stderr);
+  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.established, 2000);
+  assert.equal(result.statusConnections, 2000);
+  assert.equal(result.settings.hosts, 2);
+  assert.equal(result.host?.netns, 'msse-bench-load');
+  const roles = new Set(Object.keys(result.memory.holdRssMedianBytes).map((name) => name.split(':')[0]));
+  assert.deepEqual([...roles].sort(), ['app1', 'app2', 'haproxy', 'redis']);
+  assert.ok(result.cpu.microsecondsPerHeartbeat! > 0);
+  assert.ok(result.ping.samples > 0 && result.ping.failures === 0, '/ping answered through HAProxy');
+  assert.match(stderr, /hosts: network removed/);
+  assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'every namespace is gone');
+});
+
 test('--netns without root fails at once with a clear message', async () => {
   // The nobody user: the benchmark must refuse before touching the network.
   const failed = await run(

@@ -35,6 +35,8 @@ export interface BenchResult {
     batchMs?: number | null;
     tickPhase?: 'spread' | 'aligned';
     acceptPath?: 'reuseport' | 'round-robin';
+    /** --hosts: app hosts behind HAProxy; absent or null: one cluster, reached directly. */
+    hosts?: number | null;
   };
   /** Where the run happened: a namespace made for it (null: the host) and its established-hash size. */
   host?: { netns: string | null; ehashBuckets: number | null; ownEhash: boolean | null };
@@ -125,9 +127,13 @@ export function consistencyProblems(result: BenchResult): string[] {
   const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames;
   const written = result.heartbeats.serverWritten;
   // Every heartbeat a client received was written by the server; at most one
-  // per stream can be in flight (or written to a closing socket) at the end.
+  // per stream can be in flight (or written to a closing socket) at the end,
+  // and through HAProxy (--hosts) one more, on the proxy's side of the stream.
+  const inFlight = result.settings.hosts ? 2 : 1;
   if (received > written) problems.push(`clients received ${received} heartbeats, more than the ${written} written`);
-  if (written - received > result.heartbeats.openingFrames) problems.push(`${written - received} heartbeats written but never received, more than one per stream`);
+  if (written - received > inFlight * result.heartbeats.openingFrames) {
+    problems.push(`${written - received} heartbeats written but never received, more than ${inFlight === 1 ? 'one' : inFlight} per stream`);
+  }
   // Memory per connection is a measurement, not a consistency rule: at a few
   // thousand connections garbage collection alone can make it come out negative.
   for (const [name, rss] of Object.entries(result.memory.holdRssMedianBytes)) if (!(rss > 0)) problems.push(`no RSS samples for ${name}`);
@@ -150,8 +156,10 @@ function hostLine(result: BenchResult): string {
   const where = host?.netns ? `namespace ${host.netns}` : 'host loopback';
   const hash = host?.ehashBuckets ? `, established hash ${host.ehashBuckets.toLocaleString('en-US')} buckets` : '';
   const engine = settings.engine ? `; load generator: ${settings.engine} engine${settings.batchMs ? ` (reads batched every ${settings.batchMs} ms)` : ''}` : '';
-  const server = settings.acceptPath ? `; server: ${settings.workers} workers, accept path ${settings.acceptPath}, ticks ${settings.tickPhase}` : '';
-  return `${where}${hash}${engine}${server}`;
+  const perHost = settings.hosts ? ' per host' : '';
+  const server = settings.acceptPath ? `; server: ${settings.workers} workers${perHost}, accept path ${settings.acceptPath}, ticks ${settings.tickPhase}` : '';
+  const hosts = settings.hosts ? `; through HAProxy to ${settings.hosts} app hosts (server figures count every app host, HAProxy and Redis with its Sentinels)` : '';
+  return `${where}${hash}${engine}${server}${hosts}`;
 }
 
 export function markdownTable(result: BenchResult): string {

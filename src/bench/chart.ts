@@ -26,8 +26,9 @@ export async function latestPerN(outDir: string): Promise<Point[]> {
     // Quick runs, stalled ramps and --compare runs (one worker) are not points
     // on the curve, and neither are runs from before the settle window (no
     // `settleSeconds`): their hold included the ramp's garbage collection; nor
-    // runs whose heartbeat gaps covered the ramp too (no `measuredFrom`).
-    if (result.settings.quick || result.comparison || result.established !== result.settings.connections) continue;
+    // runs whose heartbeat gaps covered the ramp too (no `measuredFrom`), nor
+    // runs through HAProxy across several hosts (--hosts): another curve.
+    if (result.settings.quick || result.comparison || result.settings.hosts || result.established !== result.settings.connections) continue;
     if (result.settings.settleSeconds === undefined || result.heartbeats.measuredFrom === undefined) continue;
     const n = result.settings.connections;
     const previous = byN.get(n);

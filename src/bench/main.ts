@@ -3,7 +3,8 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BENCH_USAGE, parseBenchArgs } from './options.js';
-import { applyTuning, runBench } from './run-bench.js';
+import { applyTuning, runBench, workersFor } from './run-bench.js';
+import { runOnHosts } from './hosts-network.js';
 import { INDEX_HEADER, consistencyProblems, indexRow, markdownTable } from './bench-result.js';
 import { writeChart } from './chart.js';
 import { INSIDE_VARIABLE, NetnsError, bucketsFor, ehashBuckets, runInNetns } from './netns-host.js';
@@ -31,6 +32,12 @@ async function main(): Promise<number> {
   if (options === 'help') {
     process.stdout.write(BENCH_USAGE);
     return 0;
+  }
+  if (process.env[INSIDE_VARIABLE] === undefined && options.hosts !== undefined) {
+    if (options.tune) await applyTuning((line) => log(`host ${line}`));
+    const plan = { hosts: options.hosts, workersPerHost: workersFor(options), connections: options.connections, heartbeatMs: options.heartbeatMs, env: {} };
+    // The whole run happens in the load host, from where HAProxy and the app hosts are reached.
+    return runOnHosts([process.execPath, ...process.execArgv, ...process.argv.slice(1)], plan, log);
   }
   if (process.env[INSIDE_VARIABLE] === undefined) {
     const needed = bucketsFor(options.connections);

@@ -30,6 +30,8 @@ export interface BenchOptions {
   /** The server's TICK_PHASE and ACCEPT_PATH; undefined: the server's defaults. */
   tickPhase: 'spread' | 'aligned' | undefined;
   acceptPath: 'reuseport' | 'round-robin' | undefined;
+  /** Measure through HAProxy across this many app hosts (scripts/hosts.sh); undefined: one cluster, direct. */
+  hosts: number | undefined;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -77,6 +79,11 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       the server's TICK_PHASE (default: the server's, spread)
   --accept-path reuseport|round-robin
                       the server's ACCEPT_PATH (default: the server's choice)
+  --hosts N           measure through HAProxy across N app hosts, each running
+                      the cluster, with Redis behind Sentinel: the network of
+                      scripts/hosts.sh, made for the run and removed after it;
+                      root only. Server CPU and memory then count every app
+                      host, Redis and HAProxy
   --quick             a few thousand connections, a short hold: a smoke test
   --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
   --out DIR           results folder (default bench/results)
@@ -108,6 +115,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'batch-ms': { type: 'string' },
       'tick-phase': { type: 'string' },
       'accept-path': { type: 'string' },
+      hosts: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -118,6 +126,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const engine = oneOf('--engine', values.engine, ENGINES);
   const tickPhase = oneOf('--tick-phase', values['tick-phase'], ['spread', 'aligned'] as const);
   const acceptPath = oneOf('--accept-path', values['accept-path'], ['reuseport', 'round-robin'] as const);
+  const hosts = values.hosts === undefined ? undefined : integer('--hosts', values.hosts, 1, 1, 20);
+  if (hosts !== undefined && values.compare === true) throw new ConfigError('--hosts', values.hosts!, 'without --compare (the bare loop is one process on one host)');
+  if (hosts !== undefined && values.netns === true) throw new ConfigError('--hosts', values.hosts!, 'without --netns (every host is a namespace of its own already)');
   return {
     quick,
     connections: integer('--connections', values.connections, quick ? 3_000 : 20_000, 1, 10_000_000),
@@ -139,6 +150,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     batchMs: integer('--batch-ms', values['batch-ms'], 100, 0, 1_000),
     tickPhase,
     acceptPath,
+    hosts,
   };
 }
 

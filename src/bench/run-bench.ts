@@ -15,7 +15,8 @@ import { median } from '../stats/median.js';
 import { PingProber, pingBurst } from './ping-prober.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DIST, freePort, openLog } from './server-under-test.js';
-import { startBare, startMillionSse, type Target, type TargetOptions } from './targets.js';
+import { startBare, startHosts, startMillionSse, type Target, type TargetOptions } from './targets.js';
+import { hostsNetwork } from './hosts-network.js';
 import type { BenchResult, Sample } from './bench-result.js';
 import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
 import { defaultAcceptPath } from '../cluster/accept-path.js';
@@ -93,7 +94,8 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
       '--rate', String(options.rate),
       '--max-pending', String(options.maxPending),
       '--connect-timeout-ms', String(options.connectTimeoutMs),
-      '--sources', options.sources,
+      // On a --hosts network the load host has its own addresses.
+      '--sources', hostsNetwork()?.sources ?? options.sources,
       '--hold', String(loadgenHoldSeconds),
       '--duration', String(loadgenDurationSeconds),
       '--heartbeat-ms', String(options.heartbeatMs),
@@ -292,6 +294,20 @@ export async function applyTuning(log: Log): Promise<string[]> {
   return lines;
 }
 
+/**
+ * Workers per cluster: one per core, or enough for N at WORKER_FILL of the
+ * open-file limit; with --hosts, enough for each host's share; with --compare,
+ * one, set against the bare loop's one process, as DESIGN's reference runs did.
+ */
+export function workersFor(options: BenchOptions): number {
+  if (options.workers !== undefined) return options.workers;
+  if (options.compare) return 1;
+  const perProcess = openFileLimit() - FD_MARGIN;
+  const fill = WORKER_FILL[options.acceptPath ?? defaultAcceptPath().path];
+  if (options.hosts !== undefined) return Math.max(1, Math.ceil(options.connections / options.hosts / (perProcess * fill)));
+  return Math.max(os.availableParallelism(), Math.ceil(options.connections / (perProcess * fill)));
+}
+
 export async function runBench(options: BenchOptions, log: Log): Promise<BenchResult> {
   const startedAt = new Date();
   const work = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-'));
@@ -301,11 +317,8 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const tuning = options.tune ? await applyTuning(log) : [];
 
   const perProcess = openFileLimit() - FD_MARGIN;
-  // --compare sets one million-sse worker against one bare process, as DESIGN's reference runs did.
   const acceptPath = options.acceptPath ?? defaultAcceptPath().path;
-  const fill = WORKER_FILL[acceptPath];
-  const workers =
-    options.workers ?? (options.compare ? 1 : Math.max(os.availableParallelism(), Math.ceil(options.connections / (perProcess * fill))));
+  const workers = workersFor(options);
   if (options.compare && options.connections > perProcess) throw new Error(`--compare needs --connections of at most ${perProcess}: the bare loop is one process`);
   log(`${options.connections} connections, ${workers} workers (open-file limit ${perProcess + FD_MARGIN} per process)`);
   const engine = options.engine ?? (cEngineBuilt() ? 'c' : 'node');
@@ -333,7 +346,8 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const bare: Measurement[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
-      const target = await startMillionSse(await targetOptions());
+      const network = hostsNetwork();
+      const target = network === undefined ? await startMillionSse(await targetOptions()) : await startHosts(network, workers);
       try {
         ours.push(await measure(target, options, engine, work, log));
       } finally {
@@ -383,6 +397,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       batchMs: engine === 'c' ? options.batchMs : null,
       tickPhase: options.tickPhase ?? 'spread',
       acceptPath,
+      hosts: options.hosts ?? null,
     },
     host: { netns, ehashBuckets: hash?.buckets ?? null, ownEhash: hash?.own ?? null },
     tuning,

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StatusFollower } from './status-follower.js';
 import { DIST, startCluster, startRedis, started } from './server-under-test.js';
+import { pidsIn, type HostsNetwork } from './hosts-network.js';
 
 export interface Target {
-  name: 'million-sse' | 'bare-node-net';
+  name: 'million-sse' | 'bare-node-net' | 'million-sse-hosts';
   /** The SSE stream the load generator opens. */
   streamUrl: string;
   /** GET /ping, where the target has one. */
@@ -107,5 +108,43 @@ export async function startBare(options: TargetOptions): Promise<Target> {
     stop: async () => {
       await server.stop();
     },
+  };
+}
+
+/**
+ * The app hosts of a `--hosts` network, reached through HAProxy (see
+ * hosts-network.ts). Its processes are every process of every app host, of
+ * the HAProxy host and of the Redis host: what serving the streams costs,
+ * proxy hop included. The count is Redis's, as every host's feed says it; the
+ * heartbeats written are the sum of each host's own.
+ */
+export async function startHosts(network: HostsNetwork, workersPerHost: number): Promise<Target> {
+  const feeds = network.apps.map((app) => new StatusFollower(new URL(`http://${app}/status_watcher`)));
+  for (const feed of feeds) feed.start();
+  const stop = async (): Promise<void> => {
+    for (const feed of feeds) feed.stop();
+  };
+  try {
+    await Promise.all(feeds.map((feed, i) => feed.waitFor((s) => s.workers === workersPerHost && s.redis === 'up', 120_000, `app host ${i + 1}'s workers and Redis`)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const processes: Record<string, number> = {};
+  for (const [role, namespace] of [
+    ...network.hosts.map((ns, i) => [`app${i + 1}`, ns] as const),
+    ['haproxy', network.lbHost] as const,
+    ['redis', network.redisHost] as const,
+  ]) {
+    for (const pid of await pidsIn(namespace)) processes[`${role}:${pid}`] = pid;
+  }
+  return {
+    name: 'million-sse-hosts',
+    streamUrl: `http://${network.lb}/`,
+    pingUrl: new URL(`http://${network.lb}/ping`),
+    pids: () => processes,
+    connections: () => feeds[0]!.latest?.connections ?? null,
+    heartbeatsWritten: () => feeds.reduce((sum, feed) => sum + (feed.latest?.totals.heartbeats ?? 0), 0),
+    stop,
   };
 }

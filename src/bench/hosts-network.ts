@@ -1,0 +1,103 @@
+// `npm run bench -- --hosts N`: the benchmark through HAProxy across N app
+// hosts, on the network scripts/hosts.sh makes (see the README's "Several
+// hosts"). This file makes the network for one run and runs the benchmark
+// again inside its load host, where HAProxy and the hosts can be reached; the
+// network goes when the run ends, fails or is interrupted.
+import { execFile, spawn } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { INSIDE_VARIABLE, NetnsError } from './netns-host.js';
+
+const run = promisify(execFile);
+const HOSTS_SH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/hosts.sh');
+
+/** Set, as the network's JSON, in the environment of the benchmark run inside the load host. */
+export const HOSTS_VARIABLE = 'MILLION_SSE_BENCH_HOSTS';
+const PREFIX = 'msse-bench';
+// HAProxy needs two descriptors a stream, and room besides.
+const STREAMS_PER_LB_PROCESS = 8_000;
+
+/** What `scripts/hosts.sh status` prints. */
+export interface HostsNetwork {
+  lb: string;
+  redis: string;
+  hosts: string[];
+  lbHost: string;
+  redisHost: string;
+  loadHost: string;
+  apps: string[];
+  stats: string;
+  sentinels: string[];
+  sentinelMaster: string;
+  sources: string;
+  state: string;
+}
+
+export function hostsNetwork(): HostsNetwork | undefined {
+  const raw = process.env[HOSTS_VARIABLE];
+  return raw === undefined ? undefined : (JSON.parse(raw) as HostsNetwork);
+}
+
+/** Every process in a namespace, by pid. */
+export async function pidsIn(namespace: string): Promise<number[]> {
+  const { stdout } = await run('ip', ['netns', 'pids', namespace]);
+  return stdout.split(/\s+/).filter((p) => p !== '').map(Number);
+}
+
+export interface HostsPlan {
+  hosts: number;
+  workersPerHost: number;
+  connections: number;
+  heartbeatMs: number;
+  env: Record<string, string>;
+}
+
+/**
+ * Brings the network up, runs `argv` in its load host (stdio inherited), and
+ * takes it down again. Resolves with the command's exit code.
+ */
+export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: (line: string) => void): Promise<number> {
+  if (process.getuid?.() !== 0) throw new NetnsError('--hosts needs root (it makes network namespaces)');
+  const lbProcesses = Math.max(1, Math.ceil(plan.connections / STREAMS_PER_LB_PROCESS));
+  const env = {
+    ...process.env,
+    ...plan.env,
+    MSSE_HOSTS_PREFIX: PREFIX,
+    MSSE_HOSTS_STATE: `/run/million-sse-bench-hosts-${process.pid}`,
+    MSSE_HOSTS_WORKERS: String(plan.workersPerHost),
+    MSSE_HOSTS_LB_PROCESSES: String(lbProcesses),
+    HEARTBEAT_MS: String(plan.heartbeatMs),
+    LOG_LEVEL: 'warn',
+  };
+  const hostsSh = (...args: string[]) => run(HOSTS_SH, args, { env, timeout: 180_000 });
+  let network: HostsNetwork;
+  log(`hosts: ${plan.hosts} app hosts of ${plan.workersPerHost} workers, ${lbProcesses} HAProxy process${lbProcesses === 1 ? '' : 'es'}, Redis with a replica and three Sentinels`);
+  try {
+    const { stdout } = await hostsSh('up', String(plan.hosts));
+    network = JSON.parse(stdout.trim().split('\n').at(-1)!) as HostsNetwork;
+  } catch (err) {
+    throw new NetnsError(`scripts/hosts.sh up failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+  }
+  log(`hosts: HAProxy at ${network.lb}, app hosts ${network.apps.join(', ')}; the benchmark runs in ${network.loadHost}`);
+  const forward = (signal: NodeJS.Signals): void => {
+    child?.kill(signal);
+  };
+  let child: ReturnType<typeof spawn> | undefined;
+  try {
+    process.on('SIGINT', forward).on('SIGTERM', forward);
+    child = spawn('ip', ['netns', 'exec', network.loadHost, ...argv], {
+      stdio: 'inherit',
+      env: { ...process.env, [INSIDE_VARIABLE]: network.loadHost, [HOSTS_VARIABLE]: JSON.stringify(network) },
+    });
+    const started = child;
+    return await new Promise<number>((resolve, reject) => {
+      started.once('error', reject);
+      started.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+    });
+  } finally {
+    process.off('SIGINT', forward).off('SIGTERM', forward);
+    await hostsSh('down').catch((err: Error) => log(`hosts: down failed: ${err.message}`));
+    log('hosts: network removed');
+  }
+}
