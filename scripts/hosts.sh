@@ -166,9 +166,9 @@ EOF
 
   local sentinels="$REDIS_IP:26379,$REDIS_IP:26380,$REDIS_IP:26381"
   for k in $(seq 1 "$n"); do
-    # DRAIN_NOTICE_MS: HAProxy checks every second and needs two failures.
+    # DRAIN_NOTICE_MS: HAProxy checks every second and needs three failures.
     spawn_in "$(app_ns "$k")" "app$k" env HOST=0.0.0.0 PORT=5252 WORKERS="$WORKERS_PER_HOST" HOST_ID="app$k" \
-      DRAIN_NOTICE_MS="${DRAIN_NOTICE_MS:-3000}" \
+      DRAIN_NOTICE_MS="${DRAIN_NOTICE_MS:-4000}" \
       REDIS_SENTINELS="$sentinels" REDIS_SENTINEL_NAME="$MASTER_NAME" node "$ROOT/dist/primary.js"
   done
 

@@ -4,8 +4,18 @@
 import type { Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DEFAULT_HEAD, responseHead } from '../connections/sse-frames.js';
+import { responseHead } from '../connections/sse-frames.js';
 import { takeOverSocket } from '../connections/take-over-socket.js';
+import { streamSecurityHeaders } from './security-headers.js';
+
+// Every stream's head: the SSE headers and the security headers, built once.
+// The stream routes skip helmet's per-request hooks (`helmet: false`) and get
+// the same headers here.
+const SECURITY_HEADERS = streamSecurityHeaders();
+const STREAM_HEAD = responseHead(SECURITY_HEADERS);
+
+/** Route options for the stream routes: helmet's headers come with STREAM_HEAD instead. */
+export const STREAM_ROUTE_OPTIONS = { helmet: false } as const;
 
 export interface StreamHolder {
   /** A stream has been answered and will be added in this turn of the event loop (or cancelled). */
@@ -39,7 +49,7 @@ export function openStream(request: FastifyRequest, reply: FastifyReply, firstFr
   reply.hijack();
   // Hooks (CORS, say) may have set headers on the reply; they must not be lost.
   const extra = reply.getHeaders();
-  const head = Object.keys(extra).length === 0 ? DEFAULT_HEAD : responseHead(extra);
+  const head = Object.keys(extra).length === 0 ? STREAM_HEAD : responseHead({ ...SECURITY_HEADERS, ...extra });
   request.raw.socket.write(head + firstFrame, 'latin1');
   // Counted at once: a burst of requests in one turn (with SO_REUSEPORT a
   // worker's accept queue hands it dozens) must meet a cap that already
