@@ -4,14 +4,14 @@
 // the count in Redis compared with what the clients really hold.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSource } from 'eventsource';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
+import { childPids, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
 import { nextStatus, openSse, rawRequest, type RawStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
+import { seeded } from './helpers/seeded.js';
 
 let redis: TestRedis;
 before(async () => {
@@ -33,24 +33,9 @@ async function countIs(expected: () => number, what: string, timeoutMs = 8_000):
   await waitFor(async () => (last = await count()) === expected(), { what: `${what}: count ${expected()} (last ${last})`, timeoutMs });
 }
 
-/** A small seeded generator (mulberry32): a failing run can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 function workerPids(cluster: TestCluster): number[] {
   // The cluster counts in the test's Redis: the primary's only children are its workers.
-  return execFileSync('ps', ['-o', 'pid=', '--ppid', String(cluster.child.pid)], { encoding: 'latin1' })
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map(Number);
+  return childPids(cluster.child.pid!);
 }
 
 /** Open, or closed for good; a stream still waiting for its head is neither. */

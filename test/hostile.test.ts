@@ -10,13 +10,13 @@
 // and the fuzz's as one summary line.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { startRedis, type TestRedis } from './helpers/redis.js';
-import { ROOT, startCluster, type TestCluster } from './helpers/cluster.js';
+import { ROOT, childPids, startCluster, type TestCluster } from './helpers/cluster.js';
 import { nextStatus, openSse, type RawStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
+import { seeded } from './helpers/seeded.js';
 
 const HEADERS_TIMEOUT_MS = 2_000;
 // Node checks header timeouts once a second (connectionsCheckingInterval), and
@@ -418,17 +418,6 @@ function corpus(hello: Buffer): Case[] {
 // ---------------------------------------------------------------------------
 // The fuzz: valid requests, mutated with a fixed seed.
 
-/** mulberry32: a tiny seeded PRNG, so that a failing case can be replayed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const SEEDS = [
   SSE,
@@ -502,17 +491,6 @@ function owesBody(bytes: Buffer): boolean {
 
 // ---------------------------------------------------------------------------
 
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' })
-      .split('\n')
-      .map((line) => Number(line.trim()))
-      .filter((n) => n > 0)
-      .sort((x, y) => x - y);
-  } catch {
-    return [];
-  }
-}
 
 async function countIs(expected: number, what: string): Promise<void> {
   let last: string | null = null;
@@ -590,7 +568,7 @@ test('every corpus case is refused with a 4xx or a close, or gets the stream a u
 });
 
 test(`a seeded fuzz of ${FUZZ_CASES} mutated requests, ${PARALLEL} at a time, keeps the same rules`, async (t) => {
-  const random = mulberry32(FUZZ_SEED);
+  const random = seeded(FUZZ_SEED);
   const cases = Array.from({ length: FUZZ_CASES }, () => fuzzCase(random));
   const startedAt = performance.now();
   const outcomes = new Map<string, number>();

@@ -17,25 +17,14 @@ import { waitFor } from './helpers/wait.js';
 import type { ProgressSnapshot } from '../src/loadgen/progress-line.js';
 import type { Report } from '../src/loadgen/report.js';
 import type { GoneHost, HostShare } from '../src/counter/counter-store.js';
+import type { HostsNetwork } from '../src/bench/hosts-network.js';
+import { pidsIn } from '../src/bench/netns-host.js';
 
 const run = promisify(execFile);
 const HOSTS_SH = path.join(ROOT, 'scripts/hosts.sh');
 const STREAMS = 3_000;
 const LEASE_MS = 3_000;
 const DRAIN_MS = 3_000;
-
-interface Network {
-  lb: string;
-  redis: string;
-  hosts: string[];
-  lbHost: string;
-  redisHost: string;
-  loadHost: string;
-  apps: string[];
-  stats: string;
-  sources: string;
-  state: string;
-}
 
 interface Status {
   connections: number | null;
@@ -46,7 +35,7 @@ interface Status {
 describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
   let state: string;
   let env: NodeJS.ProcessEnv;
-  let net: Network;
+  let net: HostsNetwork;
   let loadgen: ChildProcess | undefined;
   let latest: ProgressSnapshot | undefined;
   let reportFile: string;
@@ -72,7 +61,7 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
 
   /** The count in whichever Redis the Sentinels call master now. */
   const count = async (): Promise<number | null> => {
-    const master = (JSON.parse(await hostsSh('status')) as Network).redis;
+    const master = (JSON.parse(await hostsSh('status')) as HostsNetwork).redis;
     const [host, port] = master.split(':');
     const out = await inNs(net.redisHost, 'redis-cli', '-h', host!, '-p', port!, '--raw', 'get', 'connections').catch(() => '');
     return out.trim() === '' ? null : Number(out.trim());
@@ -84,9 +73,6 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     const row = csv.split('\n').find((line) => line.startsWith(`million_sse,${server},`));
     return row?.split(',')[17];
   };
-
-  const pidsIn = async (ns: string): Promise<number[]> =>
-    (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter((l) => l.trim() !== '').map(Number);
 
   /** Waits until the count is `expected` and stays so for a second; returns the ms it took from `since`. */
   const countSettlesAt = async (expected: number, since: number, what: string, timeoutMs = 30_000): Promise<number> => {
@@ -119,7 +105,7 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     };
     await run(HOSTS_SH, ['down'], { env }).catch(() => undefined);
     const out = await hostsSh('up', '3');
-    net = JSON.parse(out.trim().split('\n').at(-1)!) as Network;
+    net = JSON.parse(out.trim().split('\n').at(-1)!) as HostsNetwork;
     reportFile = path.join(state, 'loadgen.json');
   });
 
@@ -202,7 +188,7 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     const before = latest!.totals;
     const killedAt = performance.now();
     process.kill(Number((await readFile(path.join(state, 'net/redis-master.pid'), 'utf8')).trim()), 'SIGKILL');
-    await waitFor(async () => (JSON.parse(await hostsSh('status')) as Network).redis === '10.77.0.2:6380', {
+    await waitFor(async () => (JSON.parse(await hostsSh('status')) as HostsNetwork).redis === '10.77.0.2:6380', {
       what: 'Sentinel to promote the replica',
       timeoutMs: 20_000,
     });

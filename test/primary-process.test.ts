@@ -1,10 +1,9 @@
 // The primary as a process: bad configuration, and the Redis it finds or starts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { runPrimary, startCluster } from './helpers/cluster.js';
+import { childPids, runPrimary, startCluster } from './helpers/cluster.js';
 import { openSse } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
 import { answersPing } from '../src/cluster/redis-launcher.js';
@@ -99,10 +98,7 @@ test('the primary SIGKILLed: its workers and its managed redis-server are gone w
     const stream = openSse(cluster.port);
     await stream.waitForText('retry:');
     // Everything it started: two workers, redis-server and the guard watching over it.
-    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(cluster.child.pid)], { encoding: 'latin1' })
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map(Number);
+    const children = childPids(cluster.child.pid!);
     assert.equal(children.length, 4, `two workers, redis-server and its guard: ${children.join(', ')}`);
     cluster.child.kill('SIGKILL');
     await cluster.exited;

@@ -3,11 +3,11 @@
 // hosts"). This file makes the network for one run and runs the benchmark
 // again inside its load host, where HAProxy and the hosts can be reached; the
 // network goes when the run ends, fails or is interrupted.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { INSIDE_VARIABLE, NetnsError } from './netns-host.js';
+import { INSIDE_VARIABLE, NetnsError, execInNetns } from './netns-host.js';
 
 const run = promisify(execFile);
 const HOSTS_SH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/hosts.sh');
@@ -37,12 +37,6 @@ export interface HostsNetwork {
 export function hostsNetwork(): HostsNetwork | undefined {
   const raw = process.env[HOSTS_VARIABLE];
   return raw === undefined ? undefined : (JSON.parse(raw) as HostsNetwork);
-}
-
-/** Every process in a namespace, by pid. */
-export async function pidsIn(namespace: string): Promise<number[]> {
-  const { stdout } = await run('ip', ['netns', 'pids', namespace]);
-  return stdout.split(/\s+/).filter((p) => p !== '').map(Number);
 }
 
 export interface HostsPlan {
@@ -80,23 +74,9 @@ export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: 
     throw new NetnsError(`scripts/hosts.sh up failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
   }
   log(`hosts: HAProxy at ${network.lb}, app hosts ${network.apps.join(', ')}; the benchmark runs in ${network.loadHost}`);
-  const forward = (signal: NodeJS.Signals): void => {
-    child?.kill(signal);
-  };
-  let child: ReturnType<typeof spawn> | undefined;
   try {
-    process.on('SIGINT', forward).on('SIGTERM', forward);
-    child = spawn('ip', ['netns', 'exec', network.loadHost, ...argv], {
-      stdio: 'inherit',
-      env: { ...process.env, [INSIDE_VARIABLE]: network.loadHost, [HOSTS_VARIABLE]: JSON.stringify(network) },
-    });
-    const started = child;
-    return await new Promise<number>((resolve, reject) => {
-      started.once('error', reject);
-      started.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
-    });
+    return await execInNetns(network.loadHost, argv, { [INSIDE_VARIABLE]: network.loadHost, [HOSTS_VARIABLE]: JSON.stringify(network) });
   } finally {
-    process.off('SIGINT', forward).off('SIGTERM', forward);
     await hostsSh('down').catch((err: Error) => log(`hosts: down failed: ${err.message}`));
     log('hosts: network removed');
   }

@@ -62,15 +62,42 @@ async function ip(...args: string[]): Promise<void> {
   await run('ip', args);
 }
 
+/** Every process in a namespace, by pid. */
+export async function pidsIn(name: string): Promise<number[]> {
+  const { stdout } = await run('ip', ['netns', 'pids', name]);
+  return stdout.split(/\s+/).filter((p) => p !== '').map(Number);
+}
+
 /** Every process still inside the namespace, so that deleting it frees it. */
 async function killInside(name: string): Promise<void> {
-  const { stdout } = await run('ip', ['netns', 'pids', name]).catch(() => ({ stdout: '' }));
-  for (const pid of stdout.split(/\s+/).filter((p) => p !== '')) {
+  for (const pid of await pidsIn(name).catch(() => [])) {
     try {
-      process.kill(Number(pid), 'SIGKILL');
+      process.kill(pid, 'SIGKILL');
     } catch {
       // already gone
     }
+  }
+}
+
+/**
+ * Runs `argv` inside the namespace `name` (stdio inherited, `env` added) and
+ * resolves with its exit code. Interrupted, the run inside gets the same
+ * terminal signal and writes its report; a signal sent to this process alone
+ * is passed on. The caller removes what it made once this resolves.
+ */
+export async function execInNetns(name: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
+  const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
+  process.on('SIGINT', forward).on('SIGTERM', forward);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
+    });
+  } finally {
+    process.off('SIGINT', forward).off('SIGTERM', forward);
   }
 }
 
@@ -103,25 +130,12 @@ export async function runInNetns(argv: readonly string[], buckets: number, log: 
     await killInside(name);
     await ip('netns', 'del', name).catch(() => undefined);
   };
-  // Interrupted: the run inside gets the same terminal signal and writes its
-  // report; the namespace goes once it has exited. A signal sent to this
-  // process alone is passed on.
-  const forward = (signal: NodeJS.Signals): void => {
-    child?.kill(signal);
-  };
-  let child: ReturnType<typeof spawn> | undefined;
+  // The namespace goes once the run inside has exited, however it ended.
   try {
     await ip('-n', name, 'link', 'set', 'lo', 'up');
     log(`network namespace ${name}: its own established hash of ${buckets.toLocaleString('en-US')} buckets, loopback up`);
-    process.on('SIGINT', forward).on('SIGTERM', forward);
-    child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit', env: { ...process.env, [INSIDE_VARIABLE]: name } });
-    const started = child;
-    return await new Promise<number>((resolve, reject) => {
-      started.once('error', reject);
-      started.once('exit', (code, signal) => resolve(code ?? (signal === null ? 1 : 128)));
-    });
+    return await execInNetns(name, argv, { [INSIDE_VARIABLE]: name });
   } finally {
-    process.off('SIGINT', forward).off('SIGTERM', forward);
     await remove();
     log(`network namespace ${name} removed`);
   }

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StatusFollower } from './status-follower.js';
 import { DIST, startCluster, startRedis, started } from './server-under-test.js';
-import { pidsIn, type HostsNetwork } from './hosts-network.js';
+import type { HostsNetwork } from './hosts-network.js';
+import { pidsIn } from './netns-host.js';
 
 export interface Target {
   name: 'million-sse' | 'bare-node-net' | 'million-sse-hosts';

@@ -1,6 +1,6 @@
 // The real cluster, started as a child process (`node dist/primary.js`), as a
 // user or pm2 would start it. Tests read its JSON log lines and its status feed.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from './wait.js';
@@ -109,4 +109,17 @@ export async function startCluster(env: Record<string, string>, ownGroup = false
     throw err;
   }
   return cluster;
+}
+
+/** The processes `pid` started (for the primary: its workers, and the Redis it runs), in order; none once it is gone. */
+export function childPids(pid: number): number[] {
+  try {
+    return execFileSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'latin1' })
+      .split('\n')
+      .map((line) => Number(line.trim()))
+      .filter((n) => n > 0)
+      .sort((x, y) => x - y);
+  } catch {
+    return [];
+  }
 }
