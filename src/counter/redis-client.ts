@@ -53,6 +53,10 @@ export function openRedis(target: RedisTarget, options: RedisOptions): Redis {
       ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
       ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
       failoverDetector: true,
+      // A client that reached the replica while it was being promoted, or the
+      // old master come back as a replica, gets READONLY on every write: it
+      // reconnects, which asks the Sentinels again (ioredis's own recipe).
+      reconnectOnError: (err) => (/\bREADONLY\b/.test(err.message) ? 2 : false),
       sentinelRetryStrategy: (times) => Math.min(times * 100, 1_000),
     });
   }
