@@ -20,7 +20,7 @@ async function count(key = 'connections'): Promise<number | null> {
 
 async function countIs(expected: number, what: string, key = 'connections'): Promise<void> {
   let last: number | null = null;
-  await waitFor(async () => (last = await count(key)) === expected, { what: `${what}: count ${expected} (last ${last})`, timeoutMs: 5_000 });
+  await waitFor(async () => (last = await count(key)) === expected, { what: () => `${what}: count ${expected} (last ${last})`, timeoutMs: 5_000 });
 }
 
 async function openMany(port: number, n: number, options: RawOptions = {}): Promise<RawStream[]> {

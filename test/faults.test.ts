@@ -30,7 +30,7 @@ async function count(): Promise<number | null> {
 
 async function countIs(expected: () => number, what: string, timeoutMs = 8_000): Promise<void> {
   let last: number | null = null;
-  await waitFor(async () => (last = await count()) === expected(), { what: `${what}: count ${expected()} (last ${last})`, timeoutMs });
+  await waitFor(async () => (last = await count()) === expected(), { what: () => `${what}: count ${expected()} (last ${last})`, timeoutMs });
 }
 
 function workerPids(cluster: TestCluster): number[] {

@@ -495,7 +495,7 @@ function owesBody(bytes: Buffer): boolean {
 async function countIs(expected: number, what: string): Promise<void> {
   let last: string | null = null;
   await waitFor(async () => (last = await redis.client.get('connections')) === String(expected), {
-    what: `${what}: count ${expected} in Redis (last ${last})`,
+    what: () => `${what}: count ${expected} in Redis (last ${last})`,
     timeoutMs: 6_000,
   });
   await nextStatus(cluster.port, (s) => s.connections === expected && s.perWorker.reduce((sum, w) => sum + w.connections, 0) === expected, 6_000);

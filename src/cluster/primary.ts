@@ -58,6 +58,16 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   const resolved: Config = Object.freeze({ ...config, port, redisUrl: redisHandle.url });
   const redis = createRedisClient(redisTarget, logger);
   const store = new RedisCounterStore(redis, config);
+  // While Redis is unreachable, or a Sentinel failover is under way, no host
+  // can renew its lease, so a lease that ran out then says nothing about its
+  // host. Reaping waits until our own connection has been up for a whole
+  // lease: by then every live host has reported again. (Without this, a
+  // failover longer than LEASE_MS removed every host's share for a second.)
+  let redisReadyAt = performance.now();
+  redis.on('ready', () => {
+    redisReadyAt = performance.now();
+  });
+  const mayReap = (): boolean => performance.now() - redisReadyAt >= config.leaseMs;
   const aggregator = new StatusAggregator(config.hostId);
   const metrics = new ClusterMetrics();
   /** Workers that have status watchers. */
@@ -116,8 +126,10 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
       if (isRedisUp(redis)) {
         removeDead();
         try {
-          const reaped = await store.reapExpiredHosts();
-          if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
+          if (mayReap()) {
+            const reaped = await store.reapExpiredHosts();
+            if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
+          }
           count = await store.read();
         } catch {
           count = null;
