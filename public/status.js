@@ -256,6 +256,7 @@ function workerRow(w, hostConnections) {
     formatBytes(w.heapUsed),
     formatMs(w.eventLoopDelayMs),
     formatMs(w.eventLoopDelayP99Ms),
+    formatMs(w.gcPauseMs),
   ]);
 }
 

@@ -41,6 +41,17 @@ test('the quick benchmark writes a complete, self-consistent report and an index
   assert.equal(typeof result.memory.serverBytesPerConnection, 'number');
   assert.ok(result.cpu.microsecondsPerHeartbeat !== null && result.cpu.microsecondsPerHeartbeat > 0);
   assert.ok(result.ping.samples > 0 && result.ping.burstRatePerSec > 0);
+  // Each second's CPU by kind adds up to the machine's cores, and the server and the load generator both used some.
+  const cores = os.availableParallelism();
+  for (const { cpu } of result.samples) {
+    const kinds = cpu!.machine.user + cpu!.machine.system + cpu!.machine.softirq + cpu!.machine.steal + cpu!.machine.idle;
+    assert.ok(kinds > cores * 0.7 && kinds < cores * 1.3, `a second's CPU by kind sums to ${kinds} on ${cores} cores`);
+  }
+  assert.ok(result.samples.reduce((sum, s) => sum + s.cpu!.server, 0) > 0 && result.samples.reduce((sum, s) => sum + s.cpu!.loadgen, 0) > 0);
+  // Every second has the workers' figures, and the stall profile covers every second of the hold.
+  assert.ok(result.samples.every((s) => s.workers !== null && s.workers!.worstLoopDelayMs >= 0));
+  assert.equal(result.stalls!.ofSeconds, (result as unknown as { samplesTaken: number }).samplesTaken);
+  assert.match(await readFile(path.join(out, json.replace(/\.json$/, '.md')), 'utf8'), /stall seconds \(a worker ≥ 0\.5 s late\) \| {2}\| \d+ of \d+ s/);
   assert.ok(result.heartbeats.gapMs.p99 !== null);
 
   // The markdown table names each of the original's four criteria.

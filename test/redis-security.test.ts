@@ -19,7 +19,7 @@ import { redactUrl } from '../src/config/redact-url.js';
 import { ConfigError, EX_CONFIG } from '../src/errors.js';
 import { ROOT, runPrimary, startCluster, type TestCluster } from './helpers/cluster.js';
 import { startRedisProcess, type RedisProcess } from './helpers/redis.js';
-import { openSse } from './helpers/sse-client.js';
+import { openSse, type RawStream } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
 
 const run = promisify(execFile);
@@ -185,6 +185,36 @@ test('requirepass: the password in REDIS_URL reaches the primary and every worke
 test('an ACL user with only the commands and keys the count needs works the same', async () => {
   const url = `redis://${ACL_USER}:${secret(ACL_PASSWORD)}@127.0.0.1:${authRedis.port}`;
   await countsAndKeepsQuiet(authRedis.admin, { REDIS_URL: url }, `redis://${ACL_USER}:***@127.0.0.1:${authRedis.port}`);
+});
+
+test("a permission taken from a running cluster's ACL user: each worker says once that Redis refused its report, and counts again once it is back", async () => {
+  const admin = authRedis.admin;
+  await admin.flushall();
+  const user = 'msse-revoked';
+  const password = 'Zq9-revoked';
+  await admin.call('ACL', 'SETUSER', user, 'reset', ...(await readmeAclRules()).filter((r) => !r.startsWith('>')), `>${password}`);
+  const cluster = await startCluster({ WORKERS: '2', HEARTBEAT_MS: '500', DRAIN_MS: '200', REDIS_URL: `redis://${user}:${password}@127.0.0.1:${authRedis.port}` });
+  const streams: RawStream[] = [];
+  try {
+    streams.push(openSse(cluster.port));
+    await waitFor(async () => (await admin.get('connections')) === '1', { what: 'the first stream counted' });
+    // report.lua's HSET is refused from now on: a reply error on a live connection, not an outage.
+    await admin.call('ACL', 'SETUSER', user, '-hset');
+    const refusals = (): typeof cluster.logs => cluster.logs.filter((l) => l.msg === "redis refused this worker's count report; retrying every second");
+    await waitFor(() => refusals().length === 2, { what: 'a refusal line from each worker' });
+    assert.deepEqual(refusals().map((l) => l.role), ['worker', 'worker']);
+    assert.match(JSON.stringify(refusals()[0]!.err), /NOPERM|can't run this command/);
+    streams.push(openSse(cluster.port));
+    await sleep(1_500); // three more refused reports from each worker, said no more
+    assert.equal(refusals().length, 2, 'said once per cause, not every second');
+    assert.equal(await admin.get('connections'), '1', 'the second stream is not counted while reports are refused');
+    await admin.call('ACL', 'SETUSER', user, '+hset');
+    await waitFor(async () => (await admin.get('connections')) === '2', { what: 'both streams counted once the permission is back' });
+  } finally {
+    for (const stream of streams) stream.close();
+    await cluster.stop();
+    await admin.call('ACL', 'DELUSER', user);
+  }
 });
 
 test("the README's ACL line grants every command the Lua scripts call", async () => {

@@ -114,6 +114,8 @@ describe('GET /status, the dashboard', () => {
     assert.equal(held, 1_000, 'the workers hold every connection');
     const shares = rows.reduce((sum, row) => sum + Number.parseFloat(row[3]!), 0);
     assert.ok(Math.abs(shares - 100) < 0.2, `shares add up to 100 %, not ${shares}`);
+    // Every worker's last second, down to its GC pauses (in ms, 0 included).
+    for (const row of rows) assert.match(row.at(-1)!, /^\d[\d.,]* ms$/, `GC pauses cell of ${row[0]}`);
     assert.match(await text('#load-1'), new RegExp(`^\\d+\\.\\d\\d on ${os.availableParallelism()} cores?$`));
     assert.match(await text('#mem-cluster'), /^[\d.]+ MiB of [\d.]+ GiB$/);
     assert.equal(await text('#redis'), 'Reachable');

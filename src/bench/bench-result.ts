@@ -1,6 +1,7 @@
 // The benchmark's JSON result, its self-consistency checks, and the markdown
 // table that sets each of the original experiment's criteria beside our figure.
-import type { KernelSample } from './proc-sampler.js';
+import type { KernelSample, MachineCpu } from './proc-sampler.js';
+import type { SecondFigures, StallProfile } from './stall-profile.js';
 import type { Percentiles } from '../loadgen/histogram.js';
 
 export interface Sample {
@@ -11,6 +12,10 @@ export interface Sample {
   kernel: KernelSample;
   connections: number | null;
   heartbeatsPerSec: number;
+  /** CPU seconds used in this second: the server's processes, the load generator's, the whole machine by kind. Absent in older results. */
+  cpu?: { server: number; loadgen: number; machine: MachineCpu };
+  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay. Null without a feed. */
+  workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number } | null;
 }
 
 type Counted = { total: number; byReason: Record<string, number> };
@@ -96,6 +101,8 @@ export interface BenchResult {
     serverWrittenAtEndOfHold: number;
   };
   loadgen: { exitCode: number | null; processes: number; endedBy: string; complete: boolean };
+  /** The hold's stall seconds set against its other seconds (see stall-profile.ts); absent in older results, null without a status feed. */
+  stalls?: StallProfile | null;
   samples: Sample[];
   /** With --compare: million-sse against a bare node:net loop, medians of alternating runs. */
   comparison: Comparison | null;
@@ -151,6 +158,16 @@ function slope(bytesPerHour: number | null | undefined): string {
   return `${mb >= 0 ? '+' : ''}${mb.toFixed(1)} MB/hour`;
 }
 
+/** Stall seconds against the others, medians: where the CPU went when the workers fell behind. */
+function stallLine(stalls: StallProfile): string {
+  const figures = (f: SecondFigures): string =>
+    `server ${f.serverCpu} / load generator ${f.loadgenCpu} CPU-s; user ${f.user}, system ${f.system}, softirq ${f.softirq}, steal ${f.steal}, idle ${f.idle}; ` +
+    `GC ${f.gcPauseMs} ms (major ${f.gcMajorPauseMs} ms, ${Math.round(f.withMajorGc * 100)} % of seconds with one)`;
+  const head = `${stalls.seconds} of ${stalls.ofSeconds} s`;
+  if (stalls.stalled === null) return `${head}${stalls.steady ? `; a steady second: ${figures(stalls.steady)}` : ''}`;
+  return `${head}; a stall second: ${figures(stalls.stalled)}${stalls.steady ? `; a steady second: ${figures(stalls.steady)}` : ''}`;
+}
+
 function hostLine(result: BenchResult): string {
   const { host, settings } = result;
   const where = host?.netns ? `namespace ${host.netns}` : 'host loopback';
@@ -173,6 +190,7 @@ export function markdownTable(result: BenchResult): string {
     ['/ping latency (1/s prober)', 'mean of last 60', `median ${ping.last60.medianMs} ms, mean ${ping.last60.meanMs} ms, p99 ${ping.p99Ms} ms${ping.skipped ? `; ${ping.skipped} seconds skipped behind a slow answer` : ''}`],
     ['heartbeat gap p99', `${s(hb.expectedIntervalMs)}, without lag`, `${s(hb.gapMs.p99)} (p50 ${s(hb.gapMs.p50)}, max ${s(hb.gapMs.max)}), ${hb.late} late${hb.measuredFrom ? ', over the hold' : ''}${hb.perProcessGapMs?.worstP99 ? `; worst client process p99 ${s(hb.perProcessGapMs.worstP99)}, max ${s(hb.perProcessGapMs.worstMax)}` : ''}`],
     ['server CPU per heartbeat', '', cpu.microsecondsPerHeartbeat === null ? 'n/a' : `${cpu.microsecondsPerHeartbeat} µs`],
+    ...(result.stalls ? [['stall seconds (a worker ≥ 0.5 s late)', '', stallLine(result.stalls)] as [string, string, string]] : []),
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
     ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}`],

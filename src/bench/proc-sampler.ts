@@ -44,6 +44,38 @@ export function childrenOf(pid: number): number[] {
   return children;
 }
 
+/** The machine's CPU time by kind, in seconds summed over its cores (the `cpu` line of /proc/stat). */
+export interface MachineCpu {
+  /** User code, niced included. */
+  user: number;
+  /** Kernel code on behalf of processes: system calls, the TCP stack in process context. */
+  system: number;
+  /** Deferred interrupt work: on loopback and veth, most of TCP's receive path. */
+  softirq: number;
+  /** Time the hypervisor gave to someone else. */
+  steal: number;
+  /** Idle and waiting for I/O. */
+  idle: number;
+}
+
+export function machineCpu(): MachineCpu {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map((v) => Number(v) / TICKS);
+  return { user: user + nice, system: system + irq, softirq, steal, idle: idle + iowait };
+}
+
+/** What each kind took between two readings. */
+export function cpuBetween(before: MachineCpu, after: MachineCpu): MachineCpu {
+  const round = (v: number): number => Math.round(v * 100) / 100;
+  return {
+    user: round(after.user - before.user),
+    system: round(after.system - before.system),
+    softirq: round(after.softirq - before.softirq),
+    steal: round(after.steal - before.steal),
+    idle: round(after.idle - before.idle),
+  };
+}
+
 export interface KernelSample {
   /** TCP sockets in use, from /proc/net/sockstat. */
   tcpInUse: number;

@@ -10,7 +10,8 @@ import { openFileLimit } from '../config/open-file-limit.js';
 import type { Report as LoadgenReport } from '../loadgen/report.js';
 import { formatProgress, type ProgressSnapshot } from '../loadgen/progress-line.js';
 import type { BenchOptions } from './options.js';
-import { childrenOf, cpuSecondsOf, kernelSample, percentile, rssOf, type KernelSample } from './proc-sampler.js';
+import { childrenOf, cpuBetween, cpuSecondsOf, kernelSample, machineCpu, percentile, rssOf, type KernelSample } from './proc-sampler.js';
+import { STALL_LOOP_DELAY_MS, stallProfile } from './stall-profile.js';
 import { median } from '../stats/median.js';
 import { PingProber, pingBurst } from './ping-prober.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,6 +57,7 @@ export interface Measurement {
   ping: BenchResult['ping'] | null;
   heartbeats: BenchResult['heartbeats'];
   loadgen: BenchResult['loadgen'];
+  stalls: BenchResult['stalls'];
   samples: Sample[];
 }
 
@@ -164,7 +166,8 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     // The hold. CPU and heartbeats are read at both ends of the same window.
     prober?.start();
     const samples: Sample[] = [];
-    const cpu = (): number => Object.values(pids).reduce((sum, pid) => sum + (cpuSecondsOf(pid) ?? 0), 0);
+    const cpuOfAll = (all: readonly number[]): number => all.reduce((sum, pid) => sum + (cpuSecondsOf(pid) ?? 0), 0);
+    const cpu = (): number => cpuOfAll(Object.values(pids));
     const cpuStart = cpu();
     const beatsStart = target.heartbeatsWritten();
     const holdStart = performance.now();
@@ -173,6 +176,11 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     // The load generator's processes are all forked by the end of the ramp;
     // finding them means reading every process's /proc entry, once is enough.
     const loadgenPids = [loadgenPid, ...childrenOf(loadgenPid)];
+    // Each second's CPU, by whom and by kind: where it went in the seconds
+    // some worker fell behind (the stall profile) against the others.
+    let serverCpuBefore = cpuStart;
+    let loadgenCpuBefore = cpuOfAll(loadgenPids);
+    let machineBefore = machineCpu();
     for (let i = 0; i < options.holdSeconds; i++) {
       // On the clock, not a second after the last sample: sampling dozens of
       // processes takes tens of milliseconds, which over a 10-minute hold
@@ -184,9 +192,36 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
       const count = target.connections();
       const beats = target.heartbeatsWritten();
       maxCount = Math.max(maxCount, count ?? 0);
-      samples.push({ t: Math.round(performance.now() - holdStart), rss, loadgenRss, kernel: kernelSample(), connections: count, heartbeatsPerSec: beats - beatsBefore });
+      const serverCpu = cpu();
+      const loadgenCpu = cpuOfAll(loadgenPids);
+      const machine = machineCpu();
+      const workers = target.workerSeconds();
+      samples.push({
+        t: Math.round(performance.now() - holdStart),
+        rss,
+        loadgenRss,
+        kernel: kernelSample(),
+        connections: count,
+        heartbeatsPerSec: beats - beatsBefore,
+        cpu: { server: round(serverCpu - serverCpuBefore, 100), loadgen: round(loadgenCpu - loadgenCpuBefore, 100), machine: cpuBetween(machineBefore, machine) },
+        workers:
+          workers.length === 0
+            ? null
+            : {
+                gcPauseMs: round(workers.reduce((sum, w) => sum + w.gcPauseMs, 0), 10),
+                gcMajorPauseMs: round(workers.reduce((sum, w) => sum + w.gcMajorPauseMs, 0), 10),
+                inMajorGc: workers.filter((w) => w.gcMajorPauseMs > 0).length,
+                worstLoopDelayMs: Math.max(...workers.map((w) => w.eventLoopDelayP99Ms)),
+              },
+      });
       beatsBefore = beats;
-      if (i % 30 === 29) log(`${target.name}: hold ${i + 1}/${options.holdSeconds} s, ${count} connections${prober ? `, ping p50 ${median(prober.latenciesMs.slice(-30)).toFixed(1)} ms` : ''}`);
+      serverCpuBefore = serverCpu;
+      loadgenCpuBefore = loadgenCpu;
+      machineBefore = machine;
+      if (i % 30 === 29) {
+        const stalled = samples.slice(-30).filter((s) => (s.workers?.worstLoopDelayMs ?? 0) >= STALL_LOOP_DELAY_MS).length;
+        log(`${target.name}: hold ${i + 1}/${options.holdSeconds} s, ${count} connections${prober ? `, ping p50 ${median(prober.latenciesMs.slice(-30)).toFixed(1)} ms` : ''}, ${stalled} of the last 30 s stalled`);
+      }
     }
     const cpuSeconds = cpu() - cpuStart;
     const heartbeats = target.heartbeatsWritten() - beatsStart;
@@ -269,6 +304,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         serverWrittenAtEndOfHold: serverBeatsAtEnd,
       },
       loadgen: { exitCode: loadgenCode, processes: report.processes, endedBy: report.endedBy, complete: report.complete },
+      stalls: stallProfile(samples),
       samples,
     };
   } finally {

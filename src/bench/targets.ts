@@ -5,6 +5,7 @@ import type { WriteStream } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StatusFollower } from './status-follower.js';
+import type { StatusSnapshot } from '../status/status-snapshot.js';
 import { DIST, startCluster, startRedis, started } from './server-under-test.js';
 import type { HostsNetwork } from './hosts-network.js';
 import { pidsIn } from './netns-host.js';
@@ -21,6 +22,8 @@ export interface Target {
   connections(): number | null;
   /** Heartbeats the server has written so far. */
   heartbeatsWritten(): number;
+  /** Each worker's figures for the last second, from the status feed; empty where the server has no feed. */
+  workerSeconds(): StatusSnapshot['perWorker'];
   stop(): Promise<void>;
 }
 
@@ -77,6 +80,7 @@ export async function startMillionSse(options: TargetOptions): Promise<Target> {
     },
     connections: () => status.latest?.connections ?? null,
     heartbeatsWritten: () => status.latest?.totals.heartbeats ?? 0,
+    workerSeconds: () => status.latest?.perWorker ?? [],
     stop: stopAll,
   };
 }
@@ -106,6 +110,7 @@ export async function startBare(options: TargetOptions): Promise<Target> {
     pids: () => ({ server: server.pid }),
     connections: () => latest.connections,
     heartbeatsWritten: () => latest.heartbeats,
+    workerSeconds: () => [],
     stop: async () => {
       await server.stop();
     },
@@ -146,6 +151,7 @@ export async function startHosts(network: HostsNetwork, workersPerHost: number):
     pids: () => processes,
     connections: () => feeds[0]!.latest?.connections ?? null,
     heartbeatsWritten: () => feeds.reduce((sum, feed) => sum + (feed.latest?.totals.heartbeats ?? 0), 0),
+    workerSeconds: () => feeds.flatMap((feed) => feed.latest?.perWorker ?? []),
     stop,
   };
 }

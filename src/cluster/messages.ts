@@ -18,6 +18,9 @@ export interface WorkerStats {
   eventLoopDelayMs: number;
   /** Worst event-loop delay over the last second, in milliseconds (two ticks: their p99 is their maximum). */
   eventLoopDelayP99Ms: number;
+  /** Time in garbage-collection pauses over the last second, in milliseconds: all kinds, and major (mark-compact) ones. */
+  gcPauseMs: number;
+  gcMajorPauseMs: number;
 }
 
 export type WorkerMessage =

@@ -5,9 +5,10 @@ import { workerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
 import { buildServer } from '../http/server.js';
 import { createWorkerState } from '../http/worker-state.js';
-import { createRedisClient, redisTargetOf } from '../counter/redis-client.js';
+import { createRedisClient, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { memoryFigures } from '../status/memory.js';
+import { GcPauses } from '../status/gc-pauses.js';
 import { isPrimaryMessage, type WorkerMessage } from './messages.js';
 import { MetricsRequests } from './metrics-requests.js';
 
@@ -45,12 +46,27 @@ export async function runWorker(): Promise<void> {
   // figure that moves slowly.
   let memory = memoryFigures();
   let ticks = 0;
+  const gcPauses = new GcPauses();
+  // A report Redis refuses (READONLY from a replica mid-failover, NOPERM after
+  // an ACL change) is no connection error, so the client's own logging never
+  // sees it: it is said here once per cause. A Redis that is away is already
+  // reported by the client, and those failures are left to it.
+  let refused: string | undefined;
+  const reported = (): void => {
+    refused = undefined;
+  };
+  const notReported = (err: Error): void => {
+    if (err.name !== 'ReplyError' || err.message === refused) return;
+    refused = err.message;
+    logger.warn({ err: loggableRedisError(err) }, "redis refused this worker's count report; retrying every second");
+  };
   const tick = setInterval(() => {
     // Absolute and unconditional: this also renews the host's lease and puts
     // the count back after Redis restarts empty. Failures are retried by the next tick.
-    store.report(field, registry.size).catch(() => undefined);
+    store.report(field, registry.size).then(reported, notReported);
     const counters = registry.counters();
     const loopDelay = registry.takeLoopDelay();
+    const gc = gcPauses.take();
     if (++ticks % MEMORY_EVERY_TICKS === 0) memory = memoryFigures();
     const message: WorkerMessage = {
       type: 'stats',
@@ -68,6 +84,8 @@ export async function runWorker(): Promise<void> {
         heapUsed: memory.heapUsed,
         eventLoopDelayMs: loopDelay.meanMs,
         eventLoopDelayP99Ms: loopDelay.maxMs,
+        gcPauseMs: gc.ms,
+        gcMajorPauseMs: gc.majorMs,
       },
     };
     process.send?.(message);

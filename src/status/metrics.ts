@@ -41,6 +41,7 @@ export class ClusterMetrics {
   private readonly workerHeap = this.gauge('msse_worker_heap_used_bytes', 'V8 heap in use in each worker.', ['worker']);
   private readonly loopDelay = this.gauge('msse_event_loop_delay_seconds', "Mean event-loop delay of each worker over the last second.", ['worker']);
   private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second (the worst of its heartbeat-timer ticks).", ['worker']);
+  private readonly gcPause = this.gauge('msse_worker_gc_pause_seconds', 'Time each worker spent in garbage-collection pauses over the last second, by kind (major: mark-compact; all: every kind).', ['worker', 'kind']);
 
   constructor() {
     for (const [key, name, help] of COUNTERS) {
@@ -90,7 +91,7 @@ export class ClusterMetrics {
     }
     if (snapshot.goneHosts !== null) this.hostsGone.set(snapshot.goneHosts.length);
     // A dead worker's series must disappear, not stay at its last value.
-    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.loopDelay, this.loopDelayP99]) gauge.reset();
+    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.loopDelay, this.loopDelayP99, this.gcPause]) gauge.reset();
     for (const worker of snapshot.perWorker) {
       const labels = { worker: String(worker.id) };
       this.workerConnections.set(labels, worker.connections);
@@ -98,6 +99,8 @@ export class ClusterMetrics {
       this.workerHeap.set(labels, worker.heapUsed);
       this.loopDelay.set(labels, worker.eventLoopDelayMs / 1000);
       this.loopDelayP99.set(labels, worker.eventLoopDelayP99Ms / 1000);
+      this.gcPause.set({ ...labels, kind: 'all' }, worker.gcPauseMs / 1000);
+      this.gcPause.set({ ...labels, kind: 'major' }, worker.gcMajorPauseMs / 1000);
     }
   }
 

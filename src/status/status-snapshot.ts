@@ -40,6 +40,8 @@ export interface StatusSnapshot {
     heapUsed: number;
     eventLoopDelayMs: number;
     eventLoopDelayP99Ms: number;
+    gcPauseMs: number;
+    gcMajorPauseMs: number;
   }>;
 }
 
@@ -124,7 +126,7 @@ export class StatusAggregator {
       totals,
       perWorker: [...this.latest.values()]
         .sort((a, b) => a.id - b.id)
-        .map(({ id, pid, connections, rss: workerRss, heapUsed, eventLoopDelayMs, eventLoopDelayP99Ms }) => ({
+        .map(({ id, pid, connections, rss: workerRss, heapUsed, eventLoopDelayMs, eventLoopDelayP99Ms, gcPauseMs, gcMajorPauseMs }) => ({
           id,
           pid,
           connections,
@@ -132,6 +134,8 @@ export class StatusAggregator {
           heapUsed,
           eventLoopDelayMs,
           eventLoopDelayP99Ms,
+          gcPauseMs,
+          gcMajorPauseMs,
         })),
     };
   }
