@@ -12,10 +12,10 @@ export interface Sample {
   kernel: KernelSample;
   connections: number | null;
   heartbeatsPerSec: number;
-  /** CPU seconds used in this second: the server's processes, the load generator's, the whole machine by kind. Absent in older results. */
+  /** CPU used since the last sample, in cores (CPU seconds per second of wall time): the server's processes, the load generator's, the whole machine by kind. Absent in older results. */
   cpu?: { server: number; loadgen: number; machine: MachineCpu };
-  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay. Null without a feed. */
-  workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number } | null;
+  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay, V8 heap in use summed (which part of a growing RSS is the heap). Null without a feed. */
+  workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number; heapUsedBytes?: number } | null;
 }
 
 type Counted = { total: number; byReason: Record<string, number> };
@@ -66,6 +66,8 @@ export interface BenchResult {
     memAvailableBytesAtHold: number;
     /** Least-squares slope of the server's total RSS over the hold, bytes per hour. */
     serverRssSlopeBytesPerHour?: number | null;
+    /** The same for the V8 heap in use, summed over the workers: how much of a growing RSS is live JavaScript. */
+    workersHeapSlopeBytesPerHour?: number | null;
   };
   cpu: {
     serverSecondsDuringHold: number;
@@ -161,7 +163,7 @@ function slope(bytesPerHour: number | null | undefined): string {
 /** Stall seconds against the others, medians: where the CPU went when the workers fell behind. */
 function stallLine(stalls: StallProfile): string {
   const figures = (f: SecondFigures): string =>
-    `server ${f.serverCpu} / load generator ${f.loadgenCpu} CPU-s; user ${f.user}, system ${f.system}, softirq ${f.softirq}, steal ${f.steal}, idle ${f.idle}; ` +
+    `server ${f.serverCpu} / load generator ${f.loadgenCpu} cores; user ${f.user}, system ${f.system}, softirq ${f.softirq}, steal ${f.steal}, idle ${f.idle}; ` +
     `GC ${f.gcPauseMs} ms (major ${f.gcMajorPauseMs} ms, ${Math.round(f.withMajorGc * 100)} % of seconds with one)`;
   const head = `${stalls.seconds} of ${stalls.ofSeconds} s`;
   if (stalls.stalled === null) return `${head}${stalls.steady ? `; a steady second: ${figures(stalls.steady)}` : ''}`;
@@ -193,7 +195,7 @@ export function markdownTable(result: BenchResult): string {
     ...(result.stalls ? [['stall seconds (a worker ≥ 0.5 s late)', '', stallLine(result.stalls)] as [string, string, string]] : []),
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
-    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}`],
+    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)})`}`],
     ['host', '', hostLine(result)],
   ];
   const table = [

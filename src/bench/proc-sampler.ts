@@ -64,9 +64,9 @@ export function machineCpu(): MachineCpu {
   return { user: user + nice, system: system + irq, softirq, steal, idle: idle + iowait };
 }
 
-/** What each kind took between two readings. */
-export function cpuBetween(before: MachineCpu, after: MachineCpu): MachineCpu {
-  const round = (v: number): number => Math.round(v * 100) / 100;
+/** What each kind took between two readings `seconds` apart, in cores (CPU seconds per second). */
+export function cpuBetween(before: MachineCpu, after: MachineCpu, seconds: number): MachineCpu {
+  const round = (v: number): number => Math.round((v / seconds) * 100) / 100;
   return {
     user: round(after.user - before.user),
     system: round(after.system - before.system),

@@ -178,9 +178,12 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     const loadgenPids = [loadgenPid, ...childrenOf(loadgenPid)];
     // Each second's CPU, by whom and by kind: where it went in the seconds
     // some worker fell behind (the stall profile) against the others.
+    // Per second of wall time: at a million this process is itself starved,
+    // and a "second" between two samples can last two.
     let serverCpuBefore = cpuStart;
     let loadgenCpuBefore = cpuOfAll(loadgenPids);
     let machineBefore = machineCpu();
+    let sampledBefore = performance.now();
     for (let i = 0; i < options.holdSeconds; i++) {
       // On the clock, not a second after the last sample: sampling dozens of
       // processes takes tens of milliseconds, which over a 10-minute hold
@@ -195,6 +198,8 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
       const serverCpu = cpu();
       const loadgenCpu = cpuOfAll(loadgenPids);
       const machine = machineCpu();
+      const sampledAt = performance.now();
+      const seconds = Math.max(0.001, (sampledAt - sampledBefore) / 1_000);
       const workers = target.workerSeconds();
       samples.push({
         t: Math.round(performance.now() - holdStart),
@@ -203,7 +208,11 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         kernel: kernelSample(),
         connections: count,
         heartbeatsPerSec: beats - beatsBefore,
-        cpu: { server: round(serverCpu - serverCpuBefore, 100), loadgen: round(loadgenCpu - loadgenCpuBefore, 100), machine: cpuBetween(machineBefore, machine) },
+        cpu: {
+          server: round((serverCpu - serverCpuBefore) / seconds, 100),
+          loadgen: round((loadgenCpu - loadgenCpuBefore) / seconds, 100),
+          machine: cpuBetween(machineBefore, machine, seconds),
+        },
         workers:
           workers.length === 0
             ? null
@@ -212,12 +221,14 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
                 gcMajorPauseMs: round(workers.reduce((sum, w) => sum + w.gcMajorPauseMs, 0), 10),
                 inMajorGc: workers.filter((w) => w.gcMajorPauseMs > 0).length,
                 worstLoopDelayMs: Math.max(...workers.map((w) => w.eventLoopDelayP99Ms)),
+                heapUsedBytes: workers.reduce((sum, w) => sum + w.heapUsed, 0),
               },
       });
       beatsBefore = beats;
       serverCpuBefore = serverCpu;
       loadgenCpuBefore = loadgenCpu;
       machineBefore = machine;
+      sampledBefore = sampledAt;
       if (i % 30 === 29) {
         const stalled = samples.slice(-30).filter((s) => (s.workers?.worstLoopDelayMs ?? 0) >= STALL_LOOP_DELAY_MS).length;
         log(`${target.name}: hold ${i + 1}/${options.holdSeconds} s, ${count} connections${prober ? `, ping p50 ${median(prober.latenciesMs.slice(-30)).toFixed(1)} ms` : ''}, ${stalled} of the last 30 s stalled`);
@@ -270,6 +281,9 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         loadgenBytesPerConnection: report.memory.bytesPerHeldConnection,
         memAvailableBytesAtHold: median(samples.map((s) => s.kernel.memAvailableBytes)),
         serverRssSlopeBytesPerHour: slopePerHour(samples.map((s) => [s.t, sum(s.rss)])),
+        workersHeapSlopeBytesPerHour: samples.some((s) => s.workers?.heapUsedBytes !== undefined)
+          ? slopePerHour(samples.filter((s) => s.workers?.heapUsedBytes !== undefined).map((s) => [s.t, s.workers!.heapUsedBytes!]))
+          : null,
       },
       cpu: {
         serverSecondsDuringHold: round(cpuSeconds, 100),

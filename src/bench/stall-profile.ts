@@ -11,10 +11,10 @@ import { median } from '../stats/median.js';
 export const STALL_LOOP_DELAY_MS = 500;
 
 export interface SecondFigures {
-  /** CPU seconds in the second (a core is 1): the server's processes, the load generator's. */
+  /** CPU in cores (CPU seconds per second): the server's processes, the load generator's. */
   serverCpu: number;
   loadgenCpu: number;
-  /** The machine's CPU seconds by kind (see MachineCpu). */
+  /** The machine's CPU by kind, in cores (see MachineCpu). */
   user: number;
   system: number;
   softirq: number;

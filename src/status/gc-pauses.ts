@@ -3,6 +3,8 @@
 // million, a worker's major GC stops its heartbeats for as long as it runs,
 // and dozens of workers that collect in the same second are a storm of late
 // heartbeats: this is how the status feed, /metrics and the benchmark see it.
+// The durations are wall time: on a machine with more runnable processes than
+// cores, a collection that waits for a CPU half-way counts that wait too.
 import { PerformanceObserver, constants } from 'node:perf_hooks';
 
 export class GcPauses {
