@@ -7,10 +7,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EventSource } from 'eventsource';
-import { startRedis, type TestRedis } from './helpers/redis.js';
-import { childPids, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { startRedis, startRedisProcess, type TestRedis } from './helpers/redis.js';
+import { childPids, startCluster, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
 import { nextStatus, openSse, rawRequest, type RawStream } from './helpers/sse-client.js';
-import { waitFor } from './helpers/wait.js';
+import { freePort, waitFor } from './helpers/wait.js';
 import { seeded } from './helpers/seeded.js';
 
 let redis: TestRedis;
@@ -194,5 +198,49 @@ test('SIGHUP replaces the workers one at a time: a client connecting throughout 
   } finally {
     for (const source of sources) source.close();
     writeFileSync(MIGRATE_REQ, migrateBefore);
+  }
+});
+
+test('Redis away for longer than a lease and back with its data: no live host is reaped, and the count never falls', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'msse-lease-'));
+  const port = await freePort();
+  // Its data on disk: SHUTDOWN SAVE writes it, and a restart loads it, less the leases that expired meanwhile.
+  const args = ['--port', String(port), '--dir', dir, '--dbfilename', 'dump.rdb'];
+  let server = await startRedisProcess(args);
+  const admin = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 100 });
+  admin.on('error', () => undefined);
+  const env = { REDIS_URL: `redis://127.0.0.1:${port}`, LEASE_MS: '6000', HEARTBEAT_MS: '1000' };
+  const hosts = [await startCluster({ ...env, HOST_ID: 'lease-a' }), await startCluster({ ...env, HOST_ID: 'lease-b' })];
+  const streams: RawStream[] = [];
+  try {
+    for (let i = 0; i < 50; i++) streams.push(openSse(hosts[i % 2]!.port));
+    await waitFor(async () => (await admin.get('connections')) === '50', { what: 'both hosts counted' });
+    await admin.call('SHUTDOWN', 'SAVE').catch(() => undefined); // the connection closes before any reply
+    const { child } = server;
+    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    await sleep(7_000); // past every lease: none could be renewed
+    // lease-b's workers come back later than the primaries (here: frozen for
+    // the first 1.5 s), so neither primary may take lease-b's expired lease
+    // for a dead host: they reap only a lease after they reconnect.
+    const late = workerPids(hosts[1]!);
+    for (const pid of late) process.kill(pid, 'SIGSTOP');
+    server = await startRedisProcess(args);
+    await sleep(1_500);
+    for (const pid of late) process.kill(pid, 'SIGCONT');
+    const seen = new Set<string>();
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const [total, gone] = await Promise.all([admin.get('connections').catch(() => null), admin.llen('connections:gone').catch(() => null)]);
+      if (total !== null) seen.add(`count ${total}, gone ${gone}`);
+      await sleep(100);
+    }
+    assert.deepEqual([...seen], ['count 50, gone 0'], 'the count in Redis from its return on');
+    for (const host of hosts) assert.ok(!host.logs.some((l) => l.msg === 'removed the share of hosts whose lease expired'), 'no host reaped');
+  } finally {
+    for (const stream of streams) stream.close();
+    for (const host of hosts) await host.stop();
+    admin.disconnect();
+    await server.stop();
+    await rm(dir, { recursive: true, force: true });
   }
 });
