@@ -21,8 +21,11 @@
 # MSSE_HOSTS_STATE (pids, configs and logs, default /run/million-sse-hosts),
 # MSSE_HOSTS_WORKERS (workers per app host, default 2), MSSE_HOSTS_LB_PROCESSES
 # (HAProxy processes sharing the port, default 1: each carries fewer streams
-# than half the per-process open-file limit), and anything the
-# cluster reads (HEARTBEAT_MS, DRAIN_MS, LEASE_MS, ...) is passed to each app host.
+# than half the per-process open-file limit), MSSE_HOSTS_EHASH (buckets of
+# each namespace's own established-connection hash, a power of two; unset:
+# the namespaces share the machine's table, see scripts/tune-os.sh), and
+# anything the cluster reads (HEARTBEAT_MS, DRAIN_MS, LEASE_MS, ...) is passed
+# to each app host.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,6 +33,9 @@ PREFIX=${MSSE_HOSTS_PREFIX:-msse}
 STATE=${MSSE_HOSTS_STATE:-/run/million-sse-hosts}
 WORKERS_PER_HOST=${MSSE_HOSTS_WORKERS:-2}
 LB_PROCESSES=${MSSE_HOSTS_LB_PROCESSES:-1}
+EHASH=${MSSE_HOSTS_EHASH:-}
+CHILD_EHASH=/proc/sys/net/ipv4/tcp_child_ehash_entries
+CHILD_EHASH_BEFORE=""
 NET=10.77.0
 SWITCH=$PREFIX-net
 REDIS_NS=$PREFIX-redis
@@ -51,6 +57,10 @@ usage() {
 }
 
 app_ns() { echo "$PREFIX-app$1"; }
+restore_child_ehash() {
+  [ -z "$CHILD_EHASH_BEFORE" ] || echo "$CHILD_EHASH_BEFORE" >"$CHILD_EHASH"
+  CHILD_EHASH_BEFORE=""
+}
 app_ip() { echo "$NET.$((10 + $1))"; }
 in_ns() {
   local ns=$1
@@ -123,12 +133,21 @@ up() {
   local n=${1:-}
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 50 ] || die "up needs the number of app hosts, 1 to 50"
   [[ "$LB_PROCESSES" =~ ^[0-9]+$ ]] && [ "$LB_PROCESSES" -ge 1 ] && [ "$LB_PROCESSES" -le 64 ] || die "MSSE_HOSTS_LB_PROCESSES must be 1 to 64"
+  [ -z "$EHASH" ] || { [[ "$EHASH" =~ ^[0-9]+$ ]] && [ "$EHASH" -le 67108864 ]; } || die "MSSE_HOSTS_EHASH must be a number of buckets, at most 67108864"
+  [ -z "$EHASH" ] || [ -w "$CHILD_EHASH" ] || die "MSSE_HOSTS_EHASH needs $CHILD_EHASH (Linux 6.1 or later)"
   require
   [ -z "$(our_namespaces)" ] || die "namespaces named $PREFIX-* exist already: run scripts/hosts.sh down first"
   # Whatever happens from here, a failure or Ctrl-C leaves nothing behind.
-  trap 'echo "hosts.sh: up failed or was interrupted; removing what it made" >&2; down >/dev/null 2>&1; exit 1' ERR INT TERM
+  trap 'echo "hosts.sh: up failed or was interrupted; removing what it made" >&2; restore_child_ehash; down >/dev/null 2>&1; exit 1' ERR INT TERM
   mkdir -p "$STATE"
   echo "$n" >"$STATE/app-hosts"
+
+  # A namespace takes the size of its own established hash from this setting
+  # when it is made: every namespace below gets one, and the machine's is put back.
+  if [ -n "$EHASH" ]; then
+    CHILD_EHASH_BEFORE=$(cat "$CHILD_EHASH")
+    echo "$EHASH" >"$CHILD_EHASH"
+  fi
 
   ip netns add "$SWITCH"
   in_ns "$SWITCH" ip link add br0 type bridge
@@ -139,6 +158,7 @@ up() {
   add_host "$LOAD_NS" "$LOAD_IP" 4
   for i in $(seq 0 31); do in_ns "$LOAD_NS" ip addr add "$NET.$((100 + i))/24" dev eth0; done
   for k in $(seq 1 "$n"); do add_host "$(app_ns "$k")" "$(app_ip "$k")" "$((10 + k))"; done
+  restore_child_ehash
 
   # Redis: no password inside this private network, so protected mode is off.
   # Each in a folder of its own: a replica's first sync goes through an RDB file.

@@ -109,6 +109,43 @@ test('--hosts measures through HAProxy across namespace hosts, counting every ho
   assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'every namespace is gone');
 });
 
+test('--hosts 1 --direct measures a server host from a load host over veth, no HAProxy, each with its own established hash', async (t) => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const before = (await run('ip', ['netns', 'list'])).stdout;
+  const childEhash = (await readFile('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8')).trim();
+  const { stderr } = await run(
+    process.execPath,
+    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--hosts', '1', '--direct', '--connections', '2000', '--hold', '5', '--out', out],
+    { cwd: ROOT, timeout: 240_000 },
+  );
+  const json = (await readdir(out)).find((f) => f.endsWith('-2000.json'));
+  assert.ok(json, stderr);
+  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
+  assert.deepEqual(result.problems, []);
+  assert.equal(result.established, 2000);
+  assert.equal(result.settings.direct, true);
+  // No HAProxy among the server's processes: the streams never went through it.
+  const roles = new Set(Object.keys(result.memory.holdRssMedianBytes).map((name) => name.split(':')[0]));
+  assert.deepEqual([...roles].sort(), ['app1', 'redis']);
+  assert.ok(result.ping.samples > 0 && result.ping.failures === 0, `/ping straight to the app host: ${result.ping.failures} of ${result.ping.samples} failed`);
+  // The load host, where the benchmark ran, had a table of its own of 4 x N.
+  assert.equal(result.host?.netns, 'msse-bench-load');
+  assert.deepEqual([result.host?.ownEhash, result.host?.ehashBuckets], [true, 8_192]);
+  assert.match(stderr, /reached directly \(no HAProxy in the path\)/);
+  assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'every namespace is gone');
+  assert.equal((await readFile('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8')).trim(), childEhash, "the machine's setting for new namespaces is put back");
+});
+
+test('--direct without --hosts 1 is refused, saying why', async () => {
+  const failed = await run(process.execPath, [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--direct', '--out', os.tmpdir()], { cwd: ROOT }).then(
+    () => null,
+    (err: { code: number; stderr: string }) => err,
+  );
+  assert.equal(failed?.code, 2);
+  assert.match(failed!.stderr, /--direct.*with --hosts 1/);
+});
+
 test('--netns without root fails at once with a clear message', async () => {
   // The nobody user: the benchmark must refuse before touching the network.
   const failed = await run(

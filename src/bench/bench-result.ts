@@ -42,6 +42,8 @@ export interface BenchResult {
     acceptPath?: 'reuseport' | 'round-robin';
     /** --hosts: app hosts behind HAProxy; absent or null: one cluster, reached directly. */
     hosts?: number | null;
+    /** --direct: the app host reached without HAProxy. */
+    direct?: boolean;
   };
   /** Where the run happened: a namespace made for it (null: the host) and its established-hash size. */
   host?: { netns: string | null; ehashBuckets: number | null; ownEhash: boolean | null };
@@ -177,7 +179,11 @@ function hostLine(result: BenchResult): string {
   const engine = settings.engine ? `; load generator: ${settings.engine} engine${settings.batchMs ? ` (reads batched every ${settings.batchMs} ms)` : ''}` : '';
   const perHost = settings.hosts ? ' per host' : '';
   const server = settings.acceptPath ? `; server: ${settings.workers} workers${perHost}, accept path ${settings.acceptPath}, ticks ${settings.tickPhase}` : '';
-  const hosts = settings.hosts ? `; through HAProxy to ${settings.hosts} app hosts (server figures count every app host, HAProxy and Redis with its Sentinels)` : '';
+  const hosts = !settings.hosts
+    ? ''
+    : settings.direct
+      ? '; to one app host directly over veth, no HAProxy (server figures count the app host and Redis with its Sentinels)'
+      : `; through HAProxy to ${settings.hosts} app hosts (server figures count every app host, HAProxy and Redis with its Sentinels)`;
   return `${where}${hash}${engine}${server}${hosts}`;
 }
 

@@ -44,6 +44,10 @@ export interface HostsPlan {
   workersPerHost: number;
   connections: number;
   heartbeatMs: number;
+  /** No HAProxy in the path (--direct): one HAProxy process is still started, and left idle. */
+  direct: boolean;
+  /** Established-hash buckets of each host's own (see scripts/tune-os.sh): every host holds at most N sockets. */
+  ehashBuckets: number;
   env: Record<string, string>;
 }
 
@@ -53,7 +57,7 @@ export interface HostsPlan {
  */
 export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: (line: string) => void): Promise<number> {
   if (process.getuid?.() !== 0) throw new NetnsError('--hosts needs root (it makes network namespaces)');
-  const lbProcesses = Math.max(1, Math.ceil(plan.connections / STREAMS_PER_LB_PROCESS));
+  const lbProcesses = plan.direct ? 1 : Math.max(1, Math.ceil(plan.connections / STREAMS_PER_LB_PROCESS));
   const env = {
     ...process.env,
     ...plan.env,
@@ -61,12 +65,17 @@ export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: 
     MSSE_HOSTS_STATE: `/run/million-sse-bench-hosts-${process.pid}`,
     MSSE_HOSTS_WORKERS: String(plan.workersPerHost),
     MSSE_HOSTS_LB_PROCESSES: String(lbProcesses),
+    MSSE_HOSTS_EHASH: String(plan.ehashBuckets),
     HEARTBEAT_MS: String(plan.heartbeatMs),
     LOG_LEVEL: 'warn',
   };
   const hostsSh = (...args: string[]) => run(HOSTS_SH, args, { env, timeout: 180_000 });
   let network: HostsNetwork;
-  log(`hosts: ${plan.hosts} app hosts of ${plan.workersPerHost} workers, ${lbProcesses} HAProxy process${lbProcesses === 1 ? '' : 'es'}, Redis with a replica and three Sentinels`);
+  log(
+    plan.direct
+      ? `hosts: one app host of ${plan.workersPerHost} workers reached directly (no HAProxy in the path), Redis with a replica and three Sentinels; each host's established hash ${plan.ehashBuckets} buckets`
+      : `hosts: ${plan.hosts} app hosts of ${plan.workersPerHost} workers, ${lbProcesses} HAProxy process${lbProcesses === 1 ? '' : 'es'}, Redis with a replica and three Sentinels; each host's established hash ${plan.ehashBuckets} buckets`,
+  );
   try {
     const { stdout } = await hostsSh('up', String(plan.hosts));
     network = JSON.parse(stdout.trim().split('\n').at(-1)!) as HostsNetwork;

@@ -35,7 +35,15 @@ async function main(): Promise<number> {
   }
   if (process.env[INSIDE_VARIABLE] === undefined && options.hosts !== undefined) {
     if (options.tune) await applyTuning((line) => log(`host ${line}`));
-    const plan = { hosts: options.hosts, workersPerHost: workersFor(options), connections: options.connections, heartbeatMs: options.heartbeatMs, env: {} };
+    const plan = {
+      hosts: options.hosts,
+      workersPerHost: workersFor(options),
+      connections: options.connections,
+      heartbeatMs: options.heartbeatMs,
+      direct: options.direct,
+      ehashBuckets: bucketsFor(options.connections),
+      env: {},
+    };
     // The whole run happens in the load host, from where HAProxy and the app hosts are reached.
     return runOnHosts([process.execPath, ...process.execArgv, ...process.argv.slice(1)], plan, log);
   }

@@ -32,6 +32,8 @@ export interface BenchOptions {
   acceptPath: 'reuseport' | 'round-robin' | undefined;
   /** Measure through HAProxy across this many app hosts (scripts/hosts.sh); undefined: one cluster, direct. */
   hosts: number | undefined;
+  /** With --hosts 1: the load host reaches the app host without HAProxy (a server host and a load host). */
+  direct: boolean;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -84,6 +86,10 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       scripts/hosts.sh, made for the run and removed after it;
                       root only. Server CPU and memory then count every app
                       host, Redis and HAProxy
+  --direct            with --hosts 1: no HAProxy in the path; the load host
+                      opens the streams on the app host itself (a server host
+                      and a load host, each a namespace with its own
+                      established hash, joined over veth)
   --quick             a few thousand connections, a short hold: a smoke test
   --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
   --out DIR           results folder (default bench/results)
@@ -116,6 +122,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'tick-phase': { type: 'string' },
       'accept-path': { type: 'string' },
       hosts: { type: 'string' },
+      direct: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -129,6 +136,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const hosts = values.hosts === undefined ? undefined : integer('--hosts', values.hosts, 1, 1, 20);
   if (hosts !== undefined && values.compare === true) throw new ConfigError('--hosts', values.hosts!, 'without --compare (the bare loop is one process on one host)');
   if (hosts !== undefined && values.netns === true) throw new ConfigError('--hosts', values.hosts!, 'without --netns (every host is a namespace of its own already)');
+  if (values.direct === true && hosts !== 1) throw new ConfigError('--direct', values.hosts ?? '(no --hosts)', 'with --hosts 1 (the load generator opens every stream on one URL)');
   return {
     quick,
     connections: integer('--connections', values.connections, quick ? 3_000 : 20_000, 1, 10_000_000),
@@ -151,6 +159,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     tickPhase,
     acceptPath,
     hosts,
+    direct: values.direct === true,
   };
 }
 

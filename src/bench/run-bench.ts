@@ -397,7 +397,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   try {
     for (let round = 0; round < rounds; round++) {
       const network = hostsNetwork();
-      const target = network === undefined ? await startMillionSse(await targetOptions()) : await startHosts(network, workers);
+      const target = network === undefined ? await startMillionSse(await targetOptions()) : await startHosts(network, workers, options.direct);
       try {
         ours.push(await measure(target, options, engine, work, log));
       } finally {
@@ -448,6 +448,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       tickPhase: options.tickPhase ?? 'spread',
       acceptPath,
       hosts: options.hosts ?? null,
+      direct: options.direct,
     },
     host: { netns, ehashBuckets: hash?.buckets ?? null, ownEhash: hash?.own ?? null },
     tuning,

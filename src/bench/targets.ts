@@ -124,7 +124,7 @@ export async function startBare(options: TargetOptions): Promise<Target> {
  * proxy hop included. The count is Redis's, as every host's feed says it; the
  * heartbeats written are the sum of each host's own.
  */
-export async function startHosts(network: HostsNetwork, workersPerHost: number): Promise<Target> {
+export async function startHosts(network: HostsNetwork, workersPerHost: number, direct: boolean): Promise<Target> {
   const feeds = network.apps.map((app) => new StatusFollower(new URL(`http://${app}/status_watcher`)));
   for (const feed of feeds) feed.start();
   const stop = async (): Promise<void> => {
@@ -139,15 +139,16 @@ export async function startHosts(network: HostsNetwork, workersPerHost: number):
   const processes: Record<string, number> = {};
   for (const [role, namespace] of [
     ...network.hosts.map((ns, i) => [`app${i + 1}`, ns] as const),
-    ['haproxy', network.lbHost] as const,
+    // --direct: HAProxy idles beside the path, and is no cost of it.
+    ...(direct ? [] : [['haproxy', network.lbHost] as const]),
     ['redis', network.redisHost] as const,
   ]) {
     for (const pid of await pidsIn(namespace)) processes[`${role}:${pid}`] = pid;
   }
   return {
     name: 'million-sse-hosts',
-    streamUrl: `http://${network.lb}/`,
-    pingUrl: new URL(`http://${network.lb}/ping`),
+    streamUrl: `http://${direct ? network.apps[0] : network.lb}/`,
+    pingUrl: new URL(`http://${direct ? network.apps[0] : network.lb}/ping`),
     pids: () => processes,
     connections: () => feeds[0]!.latest?.connections ?? null,
     heartbeatsWritten: () => feeds.reduce((sum, feed) => sum + (feed.latest?.totals.heartbeats ?? 0), 0),
