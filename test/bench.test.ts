@@ -1,7 +1,7 @@
 // `npm run bench -- --quick` end to end: Redis, the cluster, the load
 // generator, the samplers and the report. It checks that the report is
 // complete and self-consistent, never that a timing beats a threshold.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -61,20 +61,30 @@ test('the quick benchmark writes a complete, self-consistent report and an index
   assert.match(index, new RegExp(`\\| 3000 \\| 3000 \\| 0 \\|.*\\[${json}\\]`));
 });
 
-test('--netns runs the whole benchmark inside a namespace with its own established hash, then removes it', async (t) => {
+/**
+ * A quick benchmark of 2,000 connections held 5 s with `flags`, in a results
+ * folder of its own: its result, what it printed on stderr, and the network
+ * namespaces there were before it (to check it removed its own).
+ */
+async function quickRunOf(t: TestContext, ...flags: string[]): Promise<{ result: BenchResult & { problems: string[] }; stderr: string; namespacesBefore: string }> {
   const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
   t.after(() => rm(out, { recursive: true, force: true }));
-  const before = (await run('ip', ['netns', 'list'])).stdout;
+  const namespacesBefore = (await run('ip', ['netns', 'list'])).stdout;
   const { stderr } = await run(
     process.execPath,
-    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--netns', '--connections', '2000', '--hold', '5', '--out', out],
+    [path.join(ROOT, 'dist/bench/main.js'), '--quick', ...flags, '--connections', '2000', '--hold', '5', '--out', out],
     { cwd: ROOT, timeout: 240_000 },
   );
   const json = (await readdir(out)).find((f) => f.endsWith('-2000.json'));
-  assert.ok(json);
+  assert.ok(json, stderr);
   const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
   assert.deepEqual(result.problems, []);
   assert.equal(result.established, 2000);
+  return { result, stderr, namespacesBefore };
+}
+
+test('--netns runs the whole benchmark inside a namespace with its own established hash, then removes it', async (t) => {
+  const { result, stderr, namespacesBefore: before } = await quickRunOf(t, '--netns');
   assert.match(result.host?.netns ?? '', /^msse-bench-\d+$/);
   assert.equal(result.host?.ownEhash, true, 'the namespace has a table of its own, not the host\'s');
   assert.equal(result.host?.ehashBuckets, 8_192);
@@ -83,19 +93,7 @@ test('--netns runs the whole benchmark inside a namespace with its own establish
 });
 
 test('--hosts measures through HAProxy across namespace hosts, counting every host, HAProxy and Redis, then removes them', async (t) => {
-  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
-  t.after(() => rm(out, { recursive: true, force: true }));
-  const before = (await run('ip', ['netns', 'list'])).stdout;
-  const { stderr } = await run(
-    process.execPath,
-    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--hosts', '2', '--connections', '2000', '--hold', '5', '--out', out],
-    { cwd: ROOT, timeout: 240_000 },
-  );
-  const json = (await readdir(out)).find((f) => f.endsWith('-2000.json'));
-  assert.ok(json, stderr);
-  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
-  assert.deepEqual(result.problems, []);
-  assert.equal(result.established, 2000);
+  const { result, stderr, namespacesBefore: before } = await quickRunOf(t, '--hosts', '2');
   assert.equal(result.statusConnections, 2000);
   assert.equal(result.settings.hosts, 2);
   assert.equal(result.host?.netns, 'msse-bench-load');
@@ -110,20 +108,8 @@ test('--hosts measures through HAProxy across namespace hosts, counting every ho
 });
 
 test('--hosts 1 --direct measures a server host from a load host over veth, no HAProxy, each with its own established hash', async (t) => {
-  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
-  t.after(() => rm(out, { recursive: true, force: true }));
-  const before = (await run('ip', ['netns', 'list'])).stdout;
   const childEhash = (await readFile('/proc/sys/net/ipv4/tcp_child_ehash_entries', 'utf8')).trim();
-  const { stderr } = await run(
-    process.execPath,
-    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--hosts', '1', '--direct', '--connections', '2000', '--hold', '5', '--out', out],
-    { cwd: ROOT, timeout: 240_000 },
-  );
-  const json = (await readdir(out)).find((f) => f.endsWith('-2000.json'));
-  assert.ok(json, stderr);
-  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
-  assert.deepEqual(result.problems, []);
-  assert.equal(result.established, 2000);
+  const { result, stderr, namespacesBefore: before } = await quickRunOf(t, '--hosts', '1', '--direct');
   assert.equal(result.settings.direct, true);
   // No HAProxy among the server's processes: the streams never went through it.
   const roles = new Set(Object.keys(result.memory.holdRssMedianBytes).map((name) => name.split(':')[0]));

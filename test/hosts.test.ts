@@ -233,9 +233,8 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     const followedMs = Math.round(performance.now() - killedAt);
     const exactMs = await countSettlesAt(STREAMS, killedAt, 'after the failover');
     for (const app of net.apps.slice(1)) {
-      // A primary's client may be reconnecting once more (ioredis hears of
-      // the switch from the Sentinels after it has found the new master): its
-      // feed says null for that second.
+      // A primary's client may still be reconnecting (Sentinel disconnects
+      // the clients of the replica it promotes): its feed says null for that second.
       let status = await statusOf(app);
       await waitFor(async () => (status = await statusOf(app)).connections === STREAMS, { what: () => `${app}'s feed to say ${STREAMS} (it says ${status.connections})` });
       // Leases that ran out while nobody could renew them are not deaths: the hosts kept their shares.
