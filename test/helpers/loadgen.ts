@@ -90,7 +90,11 @@ export interface SseServerOptions {
   /** Requests whose response the server ends (the last chunk) 300 ms after it opens, keeping the connection. */
   endWhen?: (n: number) => boolean;
   heartbeatMs?: number;
-  /** Heartbeats start this long after the server does: every stream's first gap is that long. */
+  /**
+   * Heartbeats start this long after the first stream opens (not after the
+   * server starts, which would hand a load generator slow to start a shorter
+   * silence): every stream's first gap is about that long.
+   */
   silentForMs?: number;
   /** Heartbeats stop this long after the server starts: every stream is silent from then on. */
   silentAfterMs?: number;
@@ -107,6 +111,7 @@ export async function startSseServer(options: SseServerOptions = {}): Promise<Ss
   const state = { requests: 0, remoteAddresses: new Set<string>() };
   const server = http.createServer((req, res) => {
     const n = ++state.requests;
+    if (n === 1 && options.silentForMs !== undefined) silence = setTimeout(beat, options.silentForMs);
     state.remoteAddresses.add(req.socket.remoteAddress ?? '');
     if (options.status !== undefined && options.status !== 200) {
       res.writeHead(options.status, { 'retry-after': '5', 'content-type': 'text/plain' }).end('full\n');
@@ -125,8 +130,8 @@ export async function startSseServer(options: SseServerOptions = {}): Promise<Ss
       for (const res of streams) res.write(':\n\n');
     }, options.heartbeatMs ?? HEARTBEAT_MS);
   };
-  const silence = options.silentForMs === undefined ? undefined : setTimeout(beat, options.silentForMs);
-  if (silence === undefined) beat();
+  let silence: NodeJS.Timeout | undefined;
+  if (options.silentForMs === undefined) beat();
   const quiet = options.silentAfterMs === undefined ? undefined : setTimeout(() => clearInterval(timer), options.silentAfterMs);
   const port = await listen(server);
   return {
