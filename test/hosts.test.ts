@@ -235,10 +235,10 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     for (const app of net.apps.slice(1)) {
       // A primary's client may still be reconnecting (Sentinel disconnects
       // the clients of the replica it promotes): its feed says null for that second.
-      let status = await statusOf(app);
-      await waitFor(async () => (status = await statusOf(app)).connections === STREAMS, { what: () => `${app}'s feed to say ${STREAMS} (it says ${status.connections})` });
+      let status: Status | undefined;
+      await waitFor(async () => (status = await statusOf(app)).connections === STREAMS, { what: () => `${app}'s feed to say ${STREAMS} (it says ${status?.connections})` });
       // Leases that ran out while nobody could renew them are not deaths: the hosts kept their shares.
-      assert.deepEqual(status.goneHosts!.map((g) => g.id), ['app1'], 'no live host was reaped during the failover');
+      assert.deepEqual(status!.goneHosts!.map((g) => g.id), ['app1'], 'no live host was reaped during the failover');
     }
     const closed = (t: typeof before): number => Object.values(t.closedByServer).reduce((a, b) => a + b, 0);
     assert.equal(closed(latest!.totals), closed(before), 'no stream ended');

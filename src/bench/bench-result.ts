@@ -14,7 +14,7 @@ export interface Sample {
   heartbeatsPerSec: number;
   /** CPU used since the last sample, in cores (CPU seconds per second of wall time): the server's processes, the load generator's, the whole machine by kind. Absent in older results. */
   cpu?: { server: number; loadgen: number; machine: MachineCpu };
-  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay, V8 heap in use summed (which part of a growing RSS is the heap). Null without a feed. */
+  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay, V8 heap in use summed (which part of a growing RSS is the heap; absent in results before it was sampled). Null without a feed. */
   workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number; heapUsedBytes?: number } | null;
 }
 
@@ -167,9 +167,9 @@ function stallLine(stalls: StallProfile): string {
   const figures = (f: SecondFigures): string =>
     `server ${f.serverCpu} / load generator ${f.loadgenCpu} cores; user ${f.user}, system ${f.system}, softirq ${f.softirq}, steal ${f.steal}, idle ${f.idle}; ` +
     `GC ${f.gcPauseMs} ms (major ${f.gcMajorPauseMs} ms, ${Math.round(f.withMajorGc * 100)} % of seconds with one)`;
-  const head = `${stalls.seconds} of ${stalls.ofSeconds} s`;
-  if (stalls.stalled === null) return `${head}${stalls.steady ? `; a steady second: ${figures(stalls.steady)}` : ''}`;
-  return `${head}; a stall second: ${figures(stalls.stalled)}${stalls.steady ? `; a steady second: ${figures(stalls.steady)}` : ''}`;
+  const stalled = stalls.stalled ? `; a stall second: ${figures(stalls.stalled)}` : '';
+  const steady = stalls.steady ? `; a steady second: ${figures(stalls.steady)}` : '';
+  return `${stalls.seconds} of ${stalls.ofSeconds} s${stalled}${steady}`;
 }
 
 function hostLine(result: BenchResult): string {

@@ -71,11 +71,10 @@ export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: 
   };
   const hostsSh = (...args: string[]) => run(HOSTS_SH, args, { env, timeout: 180_000 });
   let network: HostsNetwork;
-  log(
-    plan.direct
-      ? `hosts: one app host of ${plan.workersPerHost} workers reached directly (no HAProxy in the path), Redis with a replica and three Sentinels; each host's established hash ${plan.ehashBuckets} buckets`
-      : `hosts: ${plan.hosts} app hosts of ${plan.workersPerHost} workers, ${lbProcesses} HAProxy process${lbProcesses === 1 ? '' : 'es'}, Redis with a replica and three Sentinels; each host's established hash ${plan.ehashBuckets} buckets`,
-  );
+  const route = plan.direct
+    ? `one app host of ${plan.workersPerHost} workers reached directly (no HAProxy in the path)`
+    : `${plan.hosts} app hosts of ${plan.workersPerHost} workers, ${lbProcesses} HAProxy process${lbProcesses === 1 ? '' : 'es'}`;
+  log(`hosts: ${route}, Redis with a replica and three Sentinels; each host's established hash ${plan.ehashBuckets} buckets`);
   try {
     const { stdout } = await hostsSh('up', String(plan.hosts));
     network = JSON.parse(stdout.trim().split('\n').at(-1)!) as HostsNetwork;

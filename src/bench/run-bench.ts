@@ -281,9 +281,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         loadgenBytesPerConnection: report.memory.bytesPerHeldConnection,
         memAvailableBytesAtHold: median(samples.map((s) => s.kernel.memAvailableBytes)),
         serverRssSlopeBytesPerHour: slopePerHour(samples.map((s) => [s.t, sum(s.rss)])),
-        workersHeapSlopeBytesPerHour: samples.some((s) => s.workers?.heapUsedBytes !== undefined)
-          ? slopePerHour(samples.filter((s) => s.workers?.heapUsedBytes !== undefined).map((s) => [s.t, s.workers!.heapUsedBytes!]))
-          : null,
+        workersHeapSlopeBytesPerHour: slopePerHour(samples.flatMap((s) => (s.workers ? [[s.t, s.workers.heapUsedBytes!] as const] : []))),
       },
       cpu: {
         serverSecondsDuringHold: round(cpuSeconds, 100),
