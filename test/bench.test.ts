@@ -100,9 +100,11 @@ test('--hosts measures through HAProxy across namespace hosts, counting every ho
   const roles = new Set(Object.keys(result.memory.holdRssMedianBytes).map((name) => name.split(':')[0]));
   assert.deepEqual([...roles].sort(), ['app1', 'app2', 'haproxy', 'redis']);
   assert.ok(result.cpu.microsecondsPerHeartbeat! > 0);
-  // Probes go through HAProxy; one in a run has been seen to fail (not yet
-  // understood; a quick run has only a few), so the test asks for nearly all.
-  assert.ok(result.ping.samples > 0 && result.ping.failures <= Math.max(1, result.ping.samples / 10), `/ping answered through HAProxy: ${result.ping.failures} of ${result.ping.samples} failed`);
+  // Probes go through HAProxy. One in a run used to fail: the prober's own
+  // end cut the probe in flight (fixed; see test/ping-prober.test.ts). HAProxy
+  // reusing a server connection the worker is just closing could still cost
+  // one, so the test asks for nearly all, and says why any failed.
+  assert.ok(result.ping.samples > 0 && result.ping.failures <= Math.max(1, result.ping.samples / 10), `/ping answered through HAProxy: ${result.ping.failures} of ${result.ping.samples} failed: ${JSON.stringify(result.ping.failureCauses)}`);
   assert.match(stderr, /hosts: network removed/);
   assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'every namespace is gone');
 });
@@ -114,7 +116,7 @@ test('--hosts 1 --direct measures a server host from a load host over veth, no H
   // No HAProxy among the server's processes: the streams never went through it.
   const roles = new Set(Object.keys(result.memory.holdRssMedianBytes).map((name) => name.split(':')[0]));
   assert.deepEqual([...roles].sort(), ['app1', 'redis']);
-  assert.ok(result.ping.samples > 0 && result.ping.failures === 0, `/ping straight to the app host: ${result.ping.failures} of ${result.ping.samples} failed`);
+  assert.ok(result.ping.samples > 0 && result.ping.failures === 0, `/ping straight to the app host: ${result.ping.failures} of ${result.ping.samples} failed: ${JSON.stringify(result.ping.failureCauses)}`);
   // The load host, where the benchmark ran, had a table of its own of 4 x N.
   assert.equal(result.host?.netns, 'msse-bench-load');
   assert.deepEqual([result.host?.ownEhash, result.host?.ehashBuckets], [true, 8_192]);

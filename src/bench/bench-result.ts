@@ -81,6 +81,8 @@ export interface BenchResult {
   ping: {
     samples: number;
     failures: number;
+    /** Each failure's message and its count, where any failed. */
+    failureCauses?: Record<string, number>;
     /** Seconds with no probe because the last one was still waiting for its answer. */
     skipped?: number;
     last60: { medianMs: number; meanMs: number };

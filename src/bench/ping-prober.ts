@@ -23,8 +23,10 @@ function pingOnce(agent: http.Agent, url: URL): Promise<number> {
 export class PingProber {
   readonly latenciesMs: number[] = [];
   failures = 0;
+  /** Each failure's message and how often it came: a count alone says nothing about why. */
+  readonly failureCauses: Record<string, number> = {};
   skipped = 0;
-  private inFlight = false;
+  private inFlight: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
@@ -32,22 +34,31 @@ export class PingProber {
 
   start(): void {
     this.timer = setInterval(() => {
-      if (this.inFlight) {
+      if (this.inFlight !== undefined) {
         this.skipped++;
         return;
       }
-      this.inFlight = true;
-      pingOnce(this.agent, this.url)
+      this.inFlight = pingOnce(this.agent, this.url)
         .then(
-          (ms) => this.latenciesMs.push(ms),
-          () => this.failures++,
+          (ms) => void this.latenciesMs.push(ms),
+          (err: Error) => {
+            this.failures++;
+            this.failureCauses[err.message] = (this.failureCauses[err.message] ?? 0) + 1;
+          },
         )
-        .finally(() => (this.inFlight = false));
+        .finally(() => (this.inFlight = undefined));
     }, 1_000);
   }
 
-  stop(): void {
+  /**
+   * Lets the probe in flight finish before closing the socket: destroying it
+   * mid-answer would count the benchmark's own ending as a server failure (the
+   * one failed probe in some quick runs). Idempotent; bounded by the probe's
+   * own timeout.
+   */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.inFlight;
     this.agent.destroy();
   }
 }

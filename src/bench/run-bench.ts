@@ -239,7 +239,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     const holdSeconds = (performance.now() - holdStart) / 1_000;
     const heldCount = target.connections();
     const serverBeatsAtEnd = target.heartbeatsWritten();
-    prober?.stop();
+    await prober?.stop();
 
     let burst = { rate: 0, failures: 0 };
     if (target.pingUrl !== undefined) {
@@ -296,6 +296,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
           : {
               samples: latencies.length,
               failures: prober.failures,
+              ...(prober.failures > 0 ? { failureCauses: prober.failureCauses } : {}),
               skipped: prober.skipped,
               last60: { medianMs: round(median(last60), 10), meanMs: round(last60.reduce((a, b) => a + b, 0) / Math.max(1, last60.length), 10) },
               p50Ms: round(median(latencies), 10),
@@ -320,7 +321,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
       samples,
     };
   } finally {
-    prober?.stop();
+    await prober?.stop();
     if (loadgen.exitCode === null) loadgen.kill('SIGTERM');
   }
 }
