@@ -48,6 +48,7 @@ function stats(id: number, figures: Partial<WorkerStats>): WorkerStats {
     eventLoopDelayP99Ms: 8,
     gcPauseMs: 3,
     gcMajorPauseMs: 0,
+    heapLive: 8_000_000,
     ...figures,
   };
 }
@@ -72,6 +73,23 @@ test("a worker's GC pauses are V8's own: garbage shows as pause time, a full col
     await sleep(100);
     const major = pauses.take();
     assert.ok(major.majorMs > 0 && major.ms >= major.majorMs, `after a full collection: ${JSON.stringify(major)}`);
+
+    // The heap left after a major GC follows what is kept, not what was
+    // allocated: 300,000 kept objects raise it by megabytes, and it falls
+    // back once they are let go.
+    const gc = runInNewContext('gc') as () => void;
+    const before = pauses.liveBytes;
+    assert.ok(before > 0, 'known after the first major GC');
+    let kept: Array<{ i: number; s: string }> | null = Array.from({ length: 300_000 }, (_, i) => ({ i, s: `kept ${i}` }));
+    gc();
+    await sleep(100);
+    const holding = pauses.liveBytes;
+    assert.ok(holding - before > 5_000_000, `kept 300,000 objects: ${before} -> ${holding} bytes`);
+    assert.equal(kept.length, 300_000);
+    kept = null;
+    gc();
+    await sleep(100);
+    assert.ok(pauses.liveBytes < holding - 5_000_000, `let them go: ${holding} -> ${pauses.liveBytes} bytes`);
   } finally {
     pauses.stop();
   }
@@ -119,6 +137,7 @@ describe('the metrics registry', () => {
     assert.equal(m.get('msse_event_loop_delay_p99_seconds{worker="2"}'), 0.008);
     assert.equal(m.get('msse_worker_gc_pause_seconds{worker="2",kind="all"}'), 0.003);
     assert.equal(m.get('msse_worker_gc_pause_seconds{worker="2",kind="major"}'), 0);
+    assert.equal(m.get('msse_worker_heap_live_bytes{worker="2"}'), 8_000_000);
 
     // Worker 2 dies and its replacement, worker 3, starts from zero: the
     // cluster's totals fall by worker 2's, but a counter must not.

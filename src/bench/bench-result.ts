@@ -15,7 +15,7 @@ export interface Sample {
   /** CPU used since the last sample, in cores (CPU seconds per second of wall time): the server's processes, the load generator's, the whole machine by kind. Absent in older results. */
   cpu?: { server: number; loadgen: number; machine: MachineCpu };
   /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay, V8 heap in use summed (which part of a growing RSS is the heap; absent in results before it was sampled). Null without a feed. */
-  workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number; heapUsedBytes?: number } | null;
+  workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number; heapUsedBytes?: number; heapLiveBytes?: number } | null;
 }
 
 type Counted = { total: number; byReason: Record<string, number> };
@@ -68,8 +68,14 @@ export interface BenchResult {
     memAvailableBytesAtHold: number;
     /** Least-squares slope of the server's total RSS over the hold, bytes per hour. */
     serverRssSlopeBytesPerHour?: number | null;
-    /** The same for the V8 heap in use, summed over the workers: how much of a growing RSS is live JavaScript. */
+    /** The same for the V8 heap in use, summed over the workers: live JavaScript and garbage not yet collected. */
     workersHeapSlopeBytesPerHour?: number | null;
+    /**
+     * The same for the heap left after each worker's last major GC, summed
+     * over the workers, from the samples where every worker has had one: live
+     * JavaScript alone, so growth here is a leak.
+     */
+    workersHeapLiveSlopeBytesPerHour?: number | null;
   };
   cpu: {
     serverSecondsDuringHold: number;
@@ -203,7 +209,7 @@ export function markdownTable(result: BenchResult): string {
     ...(result.stalls ? [['stall seconds (a worker ≥ 0.5 s late)', '', stallLine(result.stalls)] as [string, string, string]] : []),
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
-    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)})`}`],
+    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)}${memory.workersHeapLiveSlopeBytesPerHour == null ? '' : `; left after their major GCs: ${slope(memory.workersHeapLiveSlopeBytesPerHour)}`})`}`],
     ['host', '', hostLine(result)],
   ];
   const table = [

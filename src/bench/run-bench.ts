@@ -222,6 +222,9 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
                 inMajorGc: workers.filter((w) => w.gcMajorPauseMs > 0).length,
                 worstLoopDelayMs: Math.max(...workers.map((w) => w.eventLoopDelayP99Ms)),
                 heapUsedBytes: workers.reduce((sum, w) => sum + w.heapUsed, 0),
+                // Summed only once every worker has had a major GC: a worker's
+                // first would otherwise read as growth.
+                ...(workers.every((w) => w.heapLive > 0) ? { heapLiveBytes: workers.reduce((sum, w) => sum + w.heapLive, 0) } : {}),
               },
       });
       beatsBefore = beats;
@@ -282,6 +285,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         memAvailableBytesAtHold: median(samples.map((s) => s.kernel.memAvailableBytes)),
         serverRssSlopeBytesPerHour: slopePerHour(samples.map((s) => [s.t, sum(s.rss)])),
         workersHeapSlopeBytesPerHour: slopePerHour(samples.flatMap((s) => (s.workers ? [[s.t, s.workers.heapUsedBytes!] as const] : []))),
+        workersHeapLiveSlopeBytesPerHour: slopePerHour(samples.flatMap((s) => (s.workers?.heapLiveBytes === undefined ? [] : [[s.t, s.workers.heapLiveBytes] as const]))),
       },
       cpu: {
         serverSecondsDuringHold: round(cpuSeconds, 100),

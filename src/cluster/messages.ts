@@ -21,6 +21,8 @@ export interface WorkerStats {
   /** Time in garbage-collection pauses over the last second, in milliseconds: all kinds, and major (mark-compact) ones. */
   gcPauseMs: number;
   gcMajorPauseMs: number;
+  /** V8 heap in use right after the worker's last major GC, in bytes (0 before the first): what the worker really keeps. */
+  heapLive: number;
 }
 
 export type WorkerMessage =

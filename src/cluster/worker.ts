@@ -86,6 +86,7 @@ export async function runWorker(): Promise<void> {
         eventLoopDelayP99Ms: loopDelay.maxMs,
         gcPauseMs: gc.ms,
         gcMajorPauseMs: gc.majorMs,
+        heapLive: gcPauses.liveBytes,
       },
     };
     process.send?.(message);

@@ -39,6 +39,7 @@ export class ClusterMetrics {
   private readonly workerConnections = this.gauge('msse_worker_connections', 'Open SSE connections held by each worker.', ['worker']);
   private readonly workerRss = this.gauge('msse_worker_resident_memory_bytes', 'Resident memory of each worker.', ['worker']);
   private readonly workerHeap = this.gauge('msse_worker_heap_used_bytes', 'V8 heap in use in each worker.', ['worker']);
+  private readonly workerHeapLive = this.gauge('msse_worker_heap_live_bytes', "V8 heap in use right after each worker's last major GC (0 before the first): growth here, not in the heap in use, is a leak.", ['worker']);
   private readonly loopDelay = this.gauge('msse_event_loop_delay_seconds', "Mean event-loop delay of each worker over the last second.", ['worker']);
   private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second (the worst of its heartbeat-timer ticks).", ['worker']);
   private readonly gcPause = this.gauge('msse_worker_gc_pause_seconds', 'Time each worker spent in garbage-collection pauses over the last second, by kind (major: mark-compact; all: every kind).', ['worker', 'kind']);
@@ -91,12 +92,13 @@ export class ClusterMetrics {
     }
     if (snapshot.goneHosts !== null) this.hostsGone.set(snapshot.goneHosts.length);
     // A dead worker's series must disappear, not stay at its last value.
-    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.loopDelay, this.loopDelayP99, this.gcPause]) gauge.reset();
+    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.workerHeapLive, this.loopDelay, this.loopDelayP99, this.gcPause]) gauge.reset();
     for (const worker of snapshot.perWorker) {
       const labels = { worker: String(worker.id) };
       this.workerConnections.set(labels, worker.connections);
       this.workerRss.set(labels, worker.rss);
       this.workerHeap.set(labels, worker.heapUsed);
+      this.workerHeapLive.set(labels, worker.heapLive);
       this.loopDelay.set(labels, worker.eventLoopDelayMs / 1000);
       this.loopDelayP99.set(labels, worker.eventLoopDelayP99Ms / 1000);
       this.gcPause.set({ ...labels, kind: 'all' }, worker.gcPauseMs / 1000);

@@ -38,6 +38,7 @@ export interface StatusSnapshot {
     connections: number;
     rss: number;
     heapUsed: number;
+    heapLive: number;
     eventLoopDelayMs: number;
     eventLoopDelayP99Ms: number;
     gcPauseMs: number;
@@ -126,12 +127,13 @@ export class StatusAggregator {
       totals,
       perWorker: [...this.latest.values()]
         .sort((a, b) => a.id - b.id)
-        .map(({ id, pid, connections, rss: workerRss, heapUsed, eventLoopDelayMs, eventLoopDelayP99Ms, gcPauseMs, gcMajorPauseMs }) => ({
+        .map(({ id, pid, connections, rss: workerRss, heapUsed, heapLive, eventLoopDelayMs, eventLoopDelayP99Ms, gcPauseMs, gcMajorPauseMs }) => ({
           id,
           pid,
           connections,
           rss: workerRss,
           heapUsed,
+          heapLive,
           eventLoopDelayMs,
           eventLoopDelayP99Ms,
           gcPauseMs,
