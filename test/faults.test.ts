@@ -1,7 +1,8 @@
 // Faults, repeated: workers SIGKILLed during a ramp, Redis SIGKILLed while
 // clients come and go, and a rolling restart (SIGHUP) under a client that
 // connects throughout. Each loop is bounded in count and time; each ends with
-// the count in Redis compared with what the clients really hold.
+// the count in Redis compared with what the clients really hold. Then Redis
+// away past a lease, and Redis stopped (alive, answering nothing).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +14,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisProcess, type TestRedis } from './helpers/redis.js';
 import { childPids, startCluster, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
-import { nextStatus, openSse, rawRequest, type RawStream } from './helpers/sse-client.js';
+import { nextStatus, openSse, rawRequest, type RawStream, type StatusEvent } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
 import { seeded } from './helpers/seeded.js';
 
@@ -242,5 +243,48 @@ test('Redis away for longer than a lease and back with its data: no live host is
     admin.disconnect();
     await server.stop();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Redis that stops answering (SIGSTOP): the feed goes on each second and says Redis is down, every process reconnects, and once Redis answers again the count is exact', async () => {
+  const port = await freePort();
+  const server = await startRedisProcess(['--port', String(port)]);
+  const admin = new Redis({ port, host: '127.0.0.1', retryStrategy: () => 100, commandTimeout: 500 });
+  admin.on('error', () => undefined);
+  const host = await startCluster({ REDIS_URL: `redis://127.0.0.1:${port}`, HEARTBEAT_MS: '1000', REDIS_COMMAND_TIMEOUT_MS: '500' });
+  const streams: RawStream[] = [];
+  let feed: RawStream | undefined;
+  try {
+    for (let i = 0; i < 20; i++) streams.push(openSse(host.port));
+    await waitFor(async () => (await admin.get('connections')) === '20', { what: 'the streams counted' });
+    feed = openSse(host.port, '/status_watcher');
+    await sleep(1_500);
+    const events = (): StatusEvent[] => feed!.text().split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice(6)) as StatusEvent);
+    const before = events().length;
+    process.kill(server.child.pid!, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    await sleep(6_000);
+    // The connections stay open and 'ready' the whole time: only the
+    // unanswered commands can tell.
+    const during = events().slice(before);
+    assert.ok(during.length >= 4, `the feed went on while Redis was stopped: ${during.length} events in 6 s`);
+    const down = during.find((e) => e.redis === 'down');
+    assert.ok(down !== undefined && down.ts - stoppedAt < 3_000, `said down ${down === undefined ? 'never' : `${down.ts - stoppedAt} ms after the stop`}`);
+    assert.equal(down.connections, null);
+    assert.equal(down.host.connections, 20, "this host's own count, from its workers");
+    const reconnecting = host.logs.filter((l) => l.msg === 'redis answered none of the last commands in time; reconnecting');
+    assert.deepEqual([...new Set(reconnecting.map((l) => (l.role === 'worker' ? `worker ${String(l.worker)}` : String(l.role))))].sort(), ['primary', 'worker 1', 'worker 2']);
+    process.kill(server.child.pid!, 'SIGCONT');
+    const back = await nextStatus(host.port, (e) => e.redis === 'up' && e.connections === 20, 10_000);
+    assert.equal(back.host.connections, 20);
+    assert.equal(await admin.get('connections'), '20');
+    assert.equal(streams.filter((s) => s.isClosed()).length, 0, 'no stream was lost');
+  } finally {
+    if (server.child.exitCode === null) process.kill(server.child.pid!, 'SIGCONT');
+    feed?.close();
+    for (const stream of streams) stream.close();
+    await host.stop();
+    admin.disconnect();
+    await server.stop();
   }
 });

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { workerEnv } from '../config/worker-config.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient, describeRedis, isRedisUp, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
+import { HungRedisWatch } from '../counter/hung-redis-watch.js';
 import { checkRedisAccess } from '../counter/redis-access-check.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import type { ClusterCount } from '../counter/counter-store.js';
@@ -56,7 +57,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   }
   const port = config.port === 0 && config.acceptPath === 'reuseport' ? await pickPort(config.host) : config.port;
   const resolved: Config = Object.freeze({ ...config, port, redisUrl: redisHandle.url });
-  const redis = createRedisClient(redisTarget, logger);
+  const redis = createRedisClient(redisTarget, logger, config.redisCommandTimeoutMs);
+  const hung = new HungRedisWatch(redis, logger, describeRedis(redisTarget));
   const store = new RedisCounterStore(redis, config);
   // While Redis is unreachable, or a Sentinel failover is under way, no host
   // can renew its lease, so a lease that ran out then says nothing about its
@@ -120,10 +122,20 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   });
 
   let statusFailures = 0;
+  // One tick at a time reads Redis, and the others do not wait for it: a
+  // Redis that has stopped answering holds that tick for up to
+  // REDIS_COMMAND_TIMEOUT_MS, and the feed must not freeze with it. Meanwhile
+  // the ticks repeat the last count read while it is younger than that
+  // timeout (a slow answer is not an outage), then say Redis is down.
+  let reading = false;
+  let lastRead: { count: ClusterCount; at: number } | undefined;
   const statusTick = setInterval(() => {
     void (async () => {
       let count: ClusterCount | null = null;
-      if (isRedisUp(redis)) {
+      if (reading) {
+        if (lastRead !== undefined && performance.now() - lastRead.at < config.redisCommandTimeoutMs) count = lastRead.count;
+      } else if (isRedisUp(redis)) {
+        reading = true;
         removeDead();
         try {
           if (mayReap()) {
@@ -131,8 +143,13 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
             if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
           }
           count = await store.read();
-        } catch {
+          lastRead = { count, at: performance.now() };
+          hung.outcome();
+        } catch (err) {
+          hung.outcome(err);
           count = null;
+        } finally {
+          reading = false;
         }
       }
       const snapshot = aggregator.snapshot(count);

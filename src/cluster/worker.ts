@@ -5,7 +5,8 @@ import { workerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
 import { buildServer } from '../http/server.js';
 import { createWorkerState } from '../http/worker-state.js';
-import { createRedisClient, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
+import { createRedisClient, describeRedis, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
+import { HungRedisWatch } from '../counter/hung-redis-watch.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { memoryFigures } from '../status/memory.js';
 import { GcPauses } from '../status/gc-pauses.js';
@@ -37,7 +38,9 @@ export async function runWorker(): Promise<void> {
   const { registry, watchers } = state;
 
   // The primary resolved the Redis URL before forking.
-  const redis = createRedisClient(redisTargetOf(config, config.redisUrl!), logger);
+  const redisTarget = redisTargetOf(config, config.redisUrl!);
+  const redis = createRedisClient(redisTarget, logger, config.redisCommandTimeoutMs);
+  const hung = new HungRedisWatch(redis, logger, describeRedis(redisTarget));
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
 
@@ -54,8 +57,10 @@ export async function runWorker(): Promise<void> {
   let refused: string | undefined;
   const reported = (): void => {
     refused = undefined;
+    hung.outcome();
   };
   const notReported = (err: Error): void => {
+    hung.outcome(err);
     if (err.name !== 'ReplyError' || err.message === refused) return;
     refused = err.message;
     logger.warn({ err: loggableRedisError(err) }, "redis refused this worker's count report; retrying every second");

@@ -32,6 +32,8 @@ export interface Config {
   /** That file's PEM, read once here, so the primary and every worker (restarts too) trust the same CA. */
   readonly redisCa: string | undefined;
   readonly managedRedisPort: number;
+  /** REDIS_COMMAND_TIMEOUT_MS: a command Redis has not answered by then fails (see counter/hung-redis-watch.ts). */
+  readonly redisCommandTimeoutMs: number;
   readonly heartbeatMs: number;
   readonly heartbeat: HeartbeatKind;
   readonly logLevel: LogLevel;
@@ -194,6 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisSentinelName: keyPart(env, 'REDIS_SENTINEL_NAME', 'mymaster'),
     ...redisCa(env),
     managedRedisPort: integer(env, 'MANAGED_REDIS_PORT', 6379, 1, 65_535),
+    redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 2_000, 100, 60_000),
     heartbeatMs,
     heartbeat: oneOf<HeartbeatKind>(env, 'HEARTBEAT', 'comment', ['comment', 'nul']),
     logLevel: oneOf<LogLevel>(env, 'LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),

@@ -71,8 +71,11 @@ export function openRedis(target: RedisTarget, options: RedisOptions): Redis {
   return new Redis(target.url, { ...options, ...tls });
 }
 
-export function createRedisClient(target: RedisTarget, logger: Logger): Redis {
+export function createRedisClient(target: RedisTarget, logger: Logger, commandTimeoutMs: number): Redis {
   const redis = openRedis(target, {
+    // A Redis that keeps the connection but never answers would otherwise
+    // hold each command for good (see hung-redis-watch.ts).
+    commandTimeout: commandTimeoutMs,
     // Reports are re-sent every second with absolute values; queueing them
     // while Redis is away would only pile up stale copies.
     enableOfflineQueue: false,
