@@ -52,6 +52,7 @@ test('the quick benchmark writes a complete, self-consistent report and an index
   assert.ok(result.samples.every((s) => s.workers !== null && s.workers!.worstLoopDelayMs >= 0));
   assert.equal(result.stalls!.ofSeconds, (result as unknown as { samplesTaken: number }).samplesTaken);
   assert.equal(typeof result.memory.workersHeapSlopeBytesPerHour, 'number', "the workers' heap is sampled beside their RSS");
+  assert.equal(result.memory.slopesFromMs, result.samples[0]!.t, 'the count held still through the hold, so the slopes cover all of it');
   assert.match(await readFile(path.join(out, json.replace(/\.json$/, '.md')), 'utf8'), /stall seconds \(a worker ≥ 0\.5 s late\) \| {2}\| \d+ of \d+ s/);
   assert.ok(result.heartbeats.gapMs.p99 !== null);
 

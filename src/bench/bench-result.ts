@@ -66,7 +66,13 @@ export interface BenchResult {
     kernelTcpBufferBytes: number;
     loadgenBytesPerConnection: number | null;
     memAvailableBytesAtHold: number;
-    /** Least-squares slope of the server's total RSS over the hold, bytes per hour. */
+    /**
+     * Where in the hold (ms from its start) the slopes below begin: the first
+     * sample from which the count held no longer changed. Null: it changed
+     * until the end, and there are no slopes.
+     */
+    slopesFromMs?: number | null;
+    /** Least-squares slope of the server's total RSS over the hold from slopesFromMs, bytes per hour. */
     serverRssSlopeBytesPerHour?: number | null;
     /** The same for the V8 heap in use, summed over the workers: live JavaScript and garbage not yet collected. */
     workersHeapSlopeBytesPerHour?: number | null;
@@ -209,7 +215,7 @@ export function markdownTable(result: BenchResult): string {
     ...(result.stalls ? [['stall seconds (a worker ≥ 0.5 s late)', '', stallLine(result.stalls)] as [string, string, string]] : []),
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
-    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)}${memory.workersHeapLiveSlopeBytesPerHour == null ? '' : `; left after their major GCs: ${slope(memory.workersHeapLiveSlopeBytesPerHour)}`})`}`],
+    ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; from ${memory.slopesFromMs == null ? 'n/a' : Math.round(memory.slopesFromMs / 1000)} s on, with the count steady, server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)}${memory.workersHeapLiveSlopeBytesPerHour == null ? '' : `; left after their major GCs: ${slope(memory.workersHeapLiveSlopeBytesPerHour)}`})`}`],
     ['host', '', hostLine(result)],
   ];
   const table = [

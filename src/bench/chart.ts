@@ -19,22 +19,27 @@ interface Point {
   interval: number;
 }
 
+/** The share of N a run must have held to be a point on the curve. */
+const NEARLY_ALL = 0.95;
+
 export async function latestPerN(outDir: string): Promise<Point[]> {
   const byN = new Map<number, Point & { date: string }>();
   for (const file of (await readdir(outDir)).filter((f) => /^\d{4}-.*\.json$/.test(f))) {
     const result = JSON.parse(await readFile(path.join(outDir, file), 'utf8')) as BenchResult & { problems?: string[] };
-    // Quick runs, stalled ramps and --compare runs (one worker) are not points
-    // on the curve, and neither are runs from before the settle window (no
-    // `settleSeconds`): their hold included the ramp's garbage collection; nor
-    // runs whose heartbeat gaps covered the ramp too (no `measuredFrom`), nor
-    // runs through HAProxy across several hosts (--hosts): another curve.
-    if (result.settings.quick || result.comparison || result.settings.hosts || result.established !== result.settings.connections) continue;
+    // Quick runs, ramps that stalled far short and --compare runs (one
+    // worker) are not points on the curve, and neither are runs from before
+    // the settle window (no `settleSeconds`): their hold included the ramp's
+    // garbage collection; nor runs whose heartbeat gaps covered the ramp too
+    // (no `measuredFrom`), nor runs through HAProxy across several hosts
+    // (--hosts): another curve. A run that held nearly all of N (a million's
+    // ramp on a saturated machine) is a point, at the number it held.
+    if (result.settings.quick || result.comparison || result.settings.hosts || result.established < NEARLY_ALL * result.settings.connections) continue;
     if (result.settings.settleSeconds === undefined || result.heartbeats.measuredFrom === undefined) continue;
     const n = result.settings.connections;
     const previous = byN.get(n);
     if (previous !== undefined && previous.date > result.date) continue;
     byN.set(n, {
-      n,
+      n: result.established,
       date: result.date,
       serverBytes: result.memory.serverBytesPerConnection,
       kernelBytes: result.memory.kernelSlabBytesPerConnection,

@@ -267,6 +267,13 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     const slabHold = median(samples.map((s) => s.kernel.slabBytes));
     const latencies = prober?.latenciesMs ?? [];
     const last60 = latencies.slice(-60);
+    // Memory slopes over the part of the hold where the count no longer
+    // changed: a hold that starts before a slow ramp has ended (the ramp
+    // budget) would count the late connections' memory as growth.
+    // A second whose status read failed (null) is no change.
+    let steadyFrom = samples.length;
+    while (steadyFrom > 0 && (samples[steadyFrom - 1]!.connections ?? heldCount) === heldCount) steadyFrom--;
+    const steady = samples.slice(steadyFrom);
     return {
       target: target.name,
       established: report.established.peak,
@@ -283,9 +290,10 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         kernelTcpBufferBytes: median(samples.map((s) => s.kernel.tcpMemBytes)),
         loadgenBytesPerConnection: report.memory.bytesPerHeldConnection,
         memAvailableBytesAtHold: median(samples.map((s) => s.kernel.memAvailableBytes)),
-        serverRssSlopeBytesPerHour: slopePerHour(samples.map((s) => [s.t, sum(s.rss)])),
-        workersHeapSlopeBytesPerHour: slopePerHour(samples.flatMap((s) => (s.workers ? [[s.t, s.workers.heapUsedBytes!] as const] : []))),
-        workersHeapLiveSlopeBytesPerHour: slopePerHour(samples.flatMap((s) => (s.workers?.heapLiveBytes === undefined ? [] : [[s.t, s.workers.heapLiveBytes] as const]))),
+        slopesFromMs: steady[0]?.t ?? null,
+        serverRssSlopeBytesPerHour: slopePerHour(steady.map((s) => [s.t, sum(s.rss)])),
+        workersHeapSlopeBytesPerHour: slopePerHour(steady.flatMap((s) => (s.workers ? [[s.t, s.workers.heapUsedBytes!] as const] : []))),
+        workersHeapLiveSlopeBytesPerHour: slopePerHour(steady.flatMap((s) => (s.workers?.heapLiveBytes === undefined ? [] : [[s.t, s.workers.heapLiveBytes] as const]))),
       },
       cpu: {
         serverSecondsDuringHold: round(cpuSeconds, 100),
