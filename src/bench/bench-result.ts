@@ -14,7 +14,7 @@ export interface Sample {
   heartbeatsPerSec: number;
   /** CPU used since the last sample, in cores (CPU seconds per second of wall time): the server's processes, the load generator's, the whole machine by kind. Absent in older results. */
   cpu?: { server: number; loadgen: number; machine: MachineCpu };
-  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay, V8 heap in use summed (which part of a growing RSS is the heap; absent in results before it was sampled). Null without a feed. */
+  /** The workers' last second, from the status feed: GC pauses summed (ms), workers with a major GC, the worst event-loop delay, V8 heap in use summed (which part of a growing RSS is the heap; absent in results before it was sampled), and the heap left after each worker's last major GC summed (only once every worker has had one). Null without a feed. */
   workers?: { gcPauseMs: number; gcMajorPauseMs: number; inMajorGc: number; worstLoopDelayMs: number; heapUsedBytes?: number; heapLiveBytes?: number } | null;
 }
 

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
 
 /** ioredis rejects a command that outlived commandTimeout with exactly this message. */
-export const isCommandTimeout = (err: unknown): boolean => err instanceof Error && err.message === 'Command timed out';
+const isCommandTimeout = (err: unknown): boolean => err instanceof Error && err.message === 'Command timed out';
 
 export class HungRedisWatch {
   private inARow = 0;
