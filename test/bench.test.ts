@@ -102,9 +102,10 @@ test('--hosts measures through HAProxy across namespace hosts, counting every ho
   assert.deepEqual([...roles].sort(), ['app1', 'app2', 'haproxy', 'redis']);
   assert.ok(result.cpu.microsecondsPerHeartbeat! > 0);
   // Probes go through HAProxy. One in a run used to fail: the prober's own
-  // end cut the probe in flight (fixed; see test/ping-prober.test.ts). HAProxy
-  // reusing a server connection the worker is just closing could still cost
-  // one, so the test asks for nearly all, and says why any failed.
+  // end cut the probe in flight (fixed; see test/ping-prober.test.ts). No
+  // other cause is known, but a quick run has few probes and HAProxy was not
+  // watched long after the fix, so the test asks for nearly all, and says why
+  // any failed.
   assert.ok(result.ping.samples > 0 && result.ping.failures <= Math.max(1, result.ping.samples / 10), `/ping answered through HAProxy: ${result.ping.failures} of ${result.ping.samples} failed: ${JSON.stringify(result.ping.failureCauses)}`);
   assert.match(stderr, /hosts: network removed/);
   assert.equal((await run('ip', ['netns', 'list'])).stdout, before, 'every namespace is gone');

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { startRedis, startRedisProcess, type TestRedis } from './helpers/redis.js';
 import { childPids, startCluster, withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
-import { nextStatus, openSse, rawRequest, type RawStream, type StatusEvent } from './helpers/sse-client.js';
+import { nextStatus, openSse, rawRequest, statusEvents, type RawStream } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
 import { seeded } from './helpers/seeded.js';
 
@@ -259,14 +259,13 @@ test('Redis that stops answering (SIGSTOP): the feed goes on each second and say
     await waitFor(async () => (await admin.get('connections')) === '20', { what: 'the streams counted' });
     feed = openSse(host.port, '/status_watcher');
     await sleep(1_500);
-    const events = (): StatusEvent[] => feed!.text().split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => JSON.parse(b.slice(6)) as StatusEvent);
-    const before = events().length;
+    const before = statusEvents(feed).length;
     process.kill(server.child.pid!, 'SIGSTOP');
     const stoppedAt = Date.now();
     await sleep(6_000);
     // The connections stay open and 'ready' the whole time: only the
     // unanswered commands can tell.
-    const during = events().slice(before);
+    const during = statusEvents(feed).slice(before);
     assert.ok(during.length >= 4, `the feed went on while Redis was stopped: ${during.length} events in 6 s`);
     const down = during.find((e) => e.redis === 'down');
     assert.ok(down !== undefined && down.ts - stoppedAt < 3_000, `said down ${down === undefined ? 'never' : `${down.ts - stoppedAt} ms after the stop`}`);

@@ -145,10 +145,11 @@ export async function startHosts(network: HostsNetwork, workersPerHost: number, 
   ]) {
     for (const pid of await pidsIn(namespace)) processes[`${role}:${pid}`] = pid;
   }
+  const entry = direct ? network.apps[0] : network.lb;
   return {
     name: 'million-sse-hosts',
-    streamUrl: `http://${direct ? network.apps[0] : network.lb}/`,
-    pingUrl: new URL(`http://${direct ? network.apps[0] : network.lb}/ping`),
+    streamUrl: `http://${entry}/`,
+    pingUrl: new URL(`http://${entry}/ping`),
     pids: () => processes,
     connections: () => feeds[0]!.latest?.connections ?? null,
     heartbeatsWritten: () => feeds.reduce((sum, feed) => sum + (feed.latest?.totals.heartbeats ?? 0), 0),

@@ -68,6 +68,11 @@ export function openSse(port: number, path = '/', options: RawOptions = {}): Raw
   return rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`, options);
 }
 
+/** Every complete status event a /status_watcher stream has delivered so far, parsed, oldest first. */
+export function statusEvents(stream: RawStream): StatusEvent[] {
+  return stream.text().split('\n\n').filter((block) => block.startsWith('data: ')).map((block) => JSON.parse(block.slice(6)) as StatusEvent);
+}
+
 /**
  * The next status_watcher event that matches, parsed. A feed that ends (its
  * worker drained in a rolling restart, say) is opened again, as EventSource would.
@@ -80,8 +85,7 @@ export async function nextStatus(port: number, match: (s: StatusEvent) => boolea
       let found: StatusEvent | undefined;
       await waitFor(
         () => {
-          const events = stream.text().split('\n\n').filter((block) => block.startsWith('data: ')).map((block) => JSON.parse(block.slice(6)) as StatusEvent);
-          found = events.reverse().find(match);
+          found = statusEvents(stream).reverse().find(match);
           return found !== undefined || stream.isClosed();
         },
         { timeoutMs: Math.max(1, deadline - performance.now()), what: 'a matching status event' },
