@@ -11,6 +11,14 @@ export const Unauthorized = createError(
   'This resource needs the status token: send Authorization: Bearer <token>, or ?token=<token>',
   401,
 );
+// The Mercure hub (src/hub/). The WWW-Authenticate challenge of RFC 6750 that
+// goes with a 400, 401 or 403 about a token is set by the route.
+export const BadForm = createError('MSSE_BAD_FORM', 'Malformed form body: %s', 400);
+export const MercureBadRequest = createError('MSSE_MERCURE_BAD_REQUEST', '%s', 400);
+export const MercureTooLarge = createError('MSSE_MERCURE_TOO_LARGE', '%s', 413);
+export const MercureUnauthorized = createError('MSSE_MERCURE_UNAUTHORIZED', '%s', 401);
+export const MercureForbidden = createError('MSSE_MERCURE_FORBIDDEN', '%s', 403);
+export const MercureUnavailable = createError('MSSE_MERCURE_UNAVAILABLE', '%s', 503);
 export const MetricsNotReady = createError('MSSE_METRICS_NOT_READY', 'The first metrics have not arrived from the primary yet', 503);
 
 /** Seconds a client should wait before retrying a 503, sent as Retry-After. */

@@ -49,6 +49,11 @@ function stats(id: number, figures: Partial<WorkerStats>): WorkerStats {
     gcPauseMs: 3,
     gcMajorPauseMs: 0,
     heapLive: 8_000_000,
+    subscribers: 0,
+    published: 0,
+    deliveries: 0,
+    hubDropped: 0,
+    fanOutMs: 0,
     ...figures,
   };
 }

@@ -23,6 +23,15 @@ export interface WorkerStats {
   gcMajorPauseMs: number;
   /** V8 heap in use right after the worker's last major GC, in bytes (0 before the first): what the worker really keeps. */
   heapLive: number;
+  /** Mercure subscribers held (also counted in `connections`). */
+  subscribers: number;
+  /** Updates this worker stored in the history, and frames it wrote to subscribers (totals). */
+  published: number;
+  deliveries: number;
+  /** Subscribers dropped for not reading their updates (total). */
+  hubDropped: number;
+  /** Longest time over the last second from an update's publication to the last socket this worker wrote it to, in ms. */
+  fanOutMs: number;
 }
 
 export type WorkerMessage =

@@ -144,6 +144,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
           }
           count = await store.read();
           lastRead = { count, at: performance.now() };
+          aggregator.setHistoryLength(await redis.xlen(config.mercure.historyKey));
           hung.outcome();
         } catch (err) {
           hung.outcome(err);

@@ -5,12 +5,15 @@ import { workerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
 import { buildServer } from '../http/server.js';
 import { createWorkerState } from '../http/worker-state.js';
-import { createRedisClient, describeRedis, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
+import { createRedisClient, describeRedis, loggableRedisError, openRedis, redisTargetOf } from '../counter/redis-client.js';
+import { History } from '../hub/history.js';
+import { Hub } from '../hub/hub.js';
+import { BLOCK_MS, UpdateSource } from '../hub/update-source.js';
 import { HungRedisWatch } from '../counter/hung-redis-watch.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
 import { memoryFigures } from '../status/memory.js';
 import { GcPauses } from '../status/gc-pauses.js';
-import { isPrimaryMessage, type WorkerMessage } from './messages.js';
+import { isPrimaryMessage, type WorkerMessage, type WorkerStats } from './messages.js';
 import { MetricsRequests } from './metrics-requests.js';
 
 const REPORT_MS = 1_000;
@@ -20,6 +23,17 @@ const LISTEN_BACKLOG = 65_535;
 const FINAL_REPORT_TIMEOUT_MS = 1_000;
 // From closing the listening socket to answering 503: requests already on their way are served.
 const ACCEPTED_GRACE_MS = 200;
+
+function hubFigures(hub: Hub): Pick<WorkerStats, 'subscribers' | 'published' | 'deliveries' | 'hubDropped' | 'fanOutMs'> {
+  const counters = hub.counters();
+  return {
+    subscribers: counters.subscribers,
+    published: counters.published,
+    deliveries: counters.deliveries,
+    hubDropped: counters.dropped,
+    fanOutMs: counters.fanOutMs,
+  };
+}
 
 export async function runWorker(): Promise<void> {
   const config = workerConfig();
@@ -43,6 +57,36 @@ export async function runWorker(): Promise<void> {
   const hung = new HungRedisWatch(redis, logger, describeRedis(redisTarget));
   const store = new RedisCounterStore(redis, config);
   const field = String(workerId);
+
+  // The Mercure hub: publishes go through the counter's client (short
+  // commands that fail fast while Redis is away: the publisher gets a 503),
+  // and the history is read on a connection of its own (see update-source.ts).
+  const { mercure } = config;
+  const history = new History(redis, mercure.historyKey, mercure.historySize, mercure.publishReplicas, config.redisCommandTimeoutMs);
+  const hub = new Hub({
+    history,
+    logger,
+    base: mercure.hubUrl,
+    maxUnsentBytes: config.maxUnsentBytes,
+    maxPendingPublishes: mercure.maxPendingPublishes,
+    written: (socket) => registry.touch(socket),
+  });
+  const reader = openRedis(redisTarget, {
+    commandTimeout: BLOCK_MS + config.redisCommandTimeoutMs,
+    retryStrategy: (times) => Math.min(times * 100, 1_000),
+    maxRetriesPerRequest: null,
+  });
+  // Outages are reported by the counter's client; this one only retries.
+  reader.on('error', (err: Error) => logger.debug({ err: loggableRedisError(err) }, 'history reader: redis error'));
+  // Updates published from now on; when Redis cannot say where its history
+  // ends, from this instant by Redis's entry-id clock.
+  const startAfter = await Promise.race([
+    history.lastEntryId(),
+    new Promise<string>((resolve) => setTimeout(resolve, config.redisCommandTimeoutMs, `${Date.now()}-0`).unref()),
+  ]).catch(() => `${Date.now()}-0`);
+  const source = new UpdateSource(reader, mercure.historyKey, (updates) => hub.dispatch(updates), logger, startAfter);
+  state.hub = hub;
+  source.start();
 
   // Reading memory opens /proc/self/status and walks the heap's spaces: a
   // few syscalls that dozens of workers need not make every second for a
@@ -92,6 +136,7 @@ export async function runWorker(): Promise<void> {
         gcPauseMs: gc.ms,
         gcMajorPauseMs: gc.majorMs,
         heapLive: gcPauses.liveBytes,
+        ...hubFigures(hub),
       },
     };
     process.send?.(message);
@@ -103,6 +148,8 @@ export async function runWorker(): Promise<void> {
   // Whatever way a worker leaves, its sockets go with it: its share is 0.
   const finish = async (code: number): Promise<never> => {
     clearInterval(tick);
+    hub.stop();
+    void source.stop();
     const final = store.report(field, 0);
     const timeout = new Promise((resolve) => setTimeout(resolve, FINAL_REPORT_TIMEOUT_MS).unref());
     await Promise.race([final, timeout]).catch(() => undefined);

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openFileLimit } from './open-file-limit.js';
 import { redactUrl } from './redact-url.js';
+import { loadMercureConfig, type MercureConfig } from './mercure-config.js';
 import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from '../cluster/accept-path.js';
 
 export type HeartbeatKind = 'comment' | 'nul';
@@ -60,6 +61,8 @@ export interface Config {
   readonly tickPhase: TickPhase;
   /** When set, /status_watcher and /metrics answer only requests that carry it (see http/status-token.ts). */
   readonly statusToken: string | undefined;
+  /** The Mercure hub's settings (see mercure-config.ts). */
+  readonly mercure: MercureConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -219,5 +222,6 @@ export function loadConfig(env: Env = process.env): Config {
     acceptPathReason: accept.reason,
     tickPhase: oneOf<TickPhase>(env, 'TICK_PHASE', 'spread', ['spread', 'aligned']),
     statusToken: statusToken(env),
+    mercure: loadMercureConfig(env),
   });
 }

@@ -22,6 +22,8 @@ export interface ConnectionRegistryOptions {
   /** This worker's place in the heartbeat tick, a fraction from 0 to 1 (see TimingWheel). */
   tickPhase?: number;
   now?: () => number;
+  /** Hears every connection the teardown removes (the hub unsubscribes it there). */
+  onRemoved?: (socket: Socket) => void;
 }
 
 export class ConnectionRegistry {
@@ -36,6 +38,7 @@ export class ConnectionRegistry {
   private dropped = 0;
   private heartbeats = 0;
   private emptied: (() => void) | undefined;
+  private readonly onRemoved: ((socket: Socket) => void) | undefined;
   // One function for every connection; the socket arrives as `this`.
   private readonly onGone: (this: Socket) => void;
 
@@ -43,6 +46,7 @@ export class ConnectionRegistry {
     this.heartbeat = options.heartbeat;
     this.maxUnsentBytes = options.maxUnsentBytes;
     this.maxConnections = options.maxConnections;
+    this.onRemoved = options.onRemoved;
     this.wheel = new TimingWheel<HeldSocket>({
       periodMs: options.heartbeatMs,
       onFire: (bucket) => this.beat(bucket),
@@ -71,8 +75,9 @@ export class ConnectionRegistry {
     this.reserved++;
   }
 
-  cancel(): void {
+  cancel(socket?: Socket): void {
     if (this.reserved > 0) this.reserved--;
+    if (socket !== undefined) this.onRemoved?.(socket);
   }
 
   add(socket: Socket): void {
@@ -86,7 +91,16 @@ export class ConnectionRegistry {
   teardown(socket: Socket): void {
     if (!this.wheel.remove(socket)) return;
     this.closed++;
+    this.onRemoved?.(socket);
     if (this.wheel.size === 0) this.emptied?.();
+  }
+
+  /**
+   * A stream just written to needs no heartbeat for a period: it moves to the
+   * bucket that fired last, which next fires a period from now.
+   */
+  touch(socket: Socket): void {
+    if (this.wheel.remove(socket)) this.wheel.add(socket);
   }
 
   counters(): RegistryCounters {

@@ -21,7 +21,7 @@ export interface StreamHolder {
   /** A stream has been answered and will be added in this turn of the event loop (or cancelled). */
   reserve?(): void;
   /** A reserved stream's client left before its take-over. */
-  cancel?(): void;
+  cancel?(socket: Socket): void;
   add(socket: Socket): void;
 }
 
@@ -38,7 +38,7 @@ function takeOverPending(): void {
   for (const [req, res, holder] of batch) {
     // The client may have left in between; Node has already cleaned up after it.
     if (req.socket.destroyed) {
-      holder.cancel?.();
+      holder.cancel?.(req.socket);
       continue;
     }
     holder.add(takeOverSocket(req, res));

@@ -10,6 +10,7 @@ import { statusWatcherRoute } from './routes/status-watcher.js';
 import { pingRoute } from './routes/ping.js';
 import { statusPageRoute } from './routes/status-page.js';
 import { metricsRoute } from './routes/metrics.js';
+import { mercureRoutes } from './routes/mercure.js';
 import type { WorkerState } from './worker-state.js';
 
 export async function buildServer(state: WorkerState, logger: Logger): Promise<FastifyInstance> {
@@ -40,6 +41,7 @@ export async function buildServer(state: WorkerState, logger: Logger): Promise<F
   statusWatcherRoute(app, state);
   pingRoute(app, state);
   metricsRoute(app, state, config.statusToken);
+  mercureRoutes(app, state);
   await statusPageRoute(app);
   return app;
 }

@@ -6,7 +6,7 @@
 // Names follow https://prometheus.io/docs/practices/naming/ : base units
 // (seconds, bytes) and `_total` on counters.
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { StatusSnapshot, Totals } from './status-snapshot.js';
+import { zeroTotals, type StatusSnapshot, type Totals } from './status-snapshot.js';
 
 const COUNTERS: ReadonlyArray<[keyof Totals, string, string]> = [
   ['opened', 'msse_connections_opened_total', 'SSE connections opened since the primary started.'],
@@ -14,13 +14,16 @@ const COUNTERS: ReadonlyArray<[keyof Totals, string, string]> = [
   ['heartbeats', 'msse_heartbeats_total', 'Heartbeats written to SSE connections since the primary started.'],
   ['dropped', 'msse_dropped_clients_total', 'Slow clients dropped because their unsent bytes passed MAX_UNSENT_BYTES.'],
   ['pings', 'msse_ping_requests_total', 'GET /ping requests answered since the primary started.'],
+  ['published', 'msse_mercure_updates_published_total', 'Mercure updates stored in the history by this host since the primary started.'],
+  ['deliveries', 'msse_mercure_deliveries_total', 'Mercure updates written to subscribers on this host since the primary started.'],
+  ['hubDropped', 'msse_mercure_dropped_subscribers_total', 'Mercure subscribers dropped for not reading their updates (more than MAX_UNSENT_BYTES unsent).'],
 ];
 
 export class ClusterMetrics {
   readonly registry = new Registry();
   private readonly counters = new Map<keyof Totals, Counter>();
   // What each counter has been given so far; the next update adds the difference.
-  private readonly given: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+  private readonly given: Totals = zeroTotals();
   private latest: { snapshot: StatusSnapshot; totals: Totals } | undefined;
 
   private readonly connections = this.gauge(
@@ -42,6 +45,9 @@ export class ClusterMetrics {
   private readonly workerHeapLive = this.gauge('msse_worker_heap_live_bytes', "V8 heap in use right after each worker's last major GC (0 before the first): growth here, not in the heap in use, is a leak.", ['worker']);
   private readonly loopDelay = this.gauge('msse_event_loop_delay_seconds', "Mean event-loop delay of each worker over the last second.", ['worker']);
   private readonly loopDelayP99 = this.gauge('msse_event_loop_delay_p99_seconds', "p99 event-loop delay of each worker over the last second (the worst of its heartbeat-timer ticks).", ['worker']);
+  private readonly subscribers = this.gauge('msse_mercure_subscribers', 'Mercure subscribers held on this host (also counted in msse_host_connections).');
+  private readonly historyLength = this.gauge('msse_mercure_history_length', 'Updates in the Mercure history (one Redis Stream for the whole cluster).');
+  private readonly fanOut = this.gauge('msse_mercure_fan_out_seconds', "Longest time over the last second from an update's publication to the last socket each worker wrote it to.", ['worker']);
   private readonly gcPause = this.gauge('msse_worker_gc_pause_seconds', 'Time each worker spent in garbage-collection pauses over the last second, by kind (major: mark-compact; all: every kind).', ['worker', 'kind']);
 
   constructor() {
@@ -91,8 +97,10 @@ export class ClusterMetrics {
       if (host.leaseAgeMs !== null) this.clusterHostLeaseAge.set(labels, host.leaseAgeMs / 1000);
     }
     if (snapshot.goneHosts !== null) this.hostsGone.set(snapshot.goneHosts.length);
+    this.subscribers.set(snapshot.hub.subscribers);
+    if (snapshot.hub.historyLength !== null) this.historyLength.set(snapshot.hub.historyLength);
     // A dead worker's series must disappear, not stay at its last value.
-    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.workerHeapLive, this.loopDelay, this.loopDelayP99, this.gcPause]) gauge.reset();
+    for (const gauge of [this.workerConnections, this.workerRss, this.workerHeap, this.workerHeapLive, this.loopDelay, this.loopDelayP99, this.gcPause, this.fanOut]) gauge.reset();
     for (const worker of snapshot.perWorker) {
       const labels = { worker: String(worker.id) };
       this.workerConnections.set(labels, worker.connections);
@@ -103,6 +111,7 @@ export class ClusterMetrics {
       this.loopDelayP99.set(labels, worker.eventLoopDelayP99Ms / 1000);
       this.gcPause.set({ ...labels, kind: 'all' }, worker.gcPauseMs / 1000);
       this.gcPause.set({ ...labels, kind: 'major' }, worker.gcMajorPauseMs / 1000);
+      this.fanOut.set(labels, worker.fanOutMs / 1000);
     }
   }
 

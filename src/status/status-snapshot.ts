@@ -30,8 +30,16 @@ export interface StatusSnapshot {
     freemem: number;
   };
   workers: number;
-  rates: { connects: number; disconnects: number; pings: number; heartbeats: number; dropped: number };
-  totals: { opened: number; closed: number; dropped: number; pings: number; heartbeats: number };
+  rates: { connects: number; disconnects: number; pings: number; heartbeats: number; dropped: number; published: number; deliveries: number };
+  totals: { opened: number; closed: number; dropped: number; pings: number; heartbeats: number; published: number; deliveries: number; hubDropped: number };
+  /** The Mercure hub on this host (history length for the whole cluster: it is one Redis Stream). */
+  hub: {
+    subscribers: number;
+    /** Updates in the history, as Redis last said; null while it is down. */
+    historyLength: number | null;
+    /** The longest publish-to-last-socket time of any worker over the last second, in ms. */
+    fanOutMs: number;
+  };
   perWorker: Array<{
     id: number;
     pid: number;
@@ -43,12 +51,18 @@ export interface StatusSnapshot {
     eventLoopDelayP99Ms: number;
     gcPauseMs: number;
     gcMajorPauseMs: number;
+    subscribers: number;
+    fanOutMs: number;
   }>;
 }
 
 export type Totals = StatusSnapshot['totals'];
 
-const TOTAL_KEYS = ['opened', 'closed', 'dropped', 'pings', 'heartbeats'] as const;
+const TOTAL_KEYS = ['opened', 'closed', 'dropped', 'pings', 'heartbeats', 'published', 'deliveries', 'hubDropped'] as const;
+
+export function zeroTotals(): Totals {
+  return { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0, published: 0, deliveries: 0, hubDropped: 0 };
+}
 
 export class StatusAggregator {
   private readonly latest = new Map<number, WorkerStats>();
@@ -56,7 +70,8 @@ export class StatusAggregator {
   private lastTs = Date.now();
   // Every increase since this primary started, dead workers' included. The
   // snapshot's totals fall when a worker dies; Prometheus counters must not.
-  private readonly counted: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+  private readonly counted: Totals = zeroTotals();
+  private historyLength: number | null = null;
 
   constructor(private readonly hostId: string) {}
 
@@ -67,6 +82,11 @@ export class StatusAggregator {
   remove(workerId: number): void {
     this.latest.delete(workerId);
     this.previous.delete(workerId);
+  }
+
+  /** The history's length as the primary last read it; null when it could not. */
+  setHistoryLength(length: number | null): void {
+    this.historyLength = length;
   }
 
   /** The counters' values since the primary started: they never go down (see `counted`). */
@@ -84,9 +104,11 @@ export class StatusAggregator {
   snapshot(count: ClusterCount | null, now = Date.now()): StatusSnapshot {
     const seconds = Math.max(0.001, (now - this.lastTs) / 1000);
     this.lastTs = now;
-    const totals: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
-    const deltas: Totals = { opened: 0, closed: 0, dropped: 0, pings: 0, heartbeats: 0 };
+    const totals = zeroTotals();
+    const deltas = zeroTotals();
     let rss = 0;
+    let subscribers = 0;
+    let fanOutMs = 0;
     for (const stats of this.latest.values()) {
       const before = this.previous.get(stats.id);
       for (const key of TOTAL_KEYS) {
@@ -95,8 +117,12 @@ export class StatusAggregator {
         deltas[key] += delta;
         this.counted[key] += delta;
       }
-      this.previous.set(stats.id, { opened: stats.opened, closed: stats.closed, dropped: stats.dropped, pings: stats.pings, heartbeats: stats.heartbeats });
+      const kept = zeroTotals();
+      for (const key of TOTAL_KEYS) kept[key] = stats[key];
+      this.previous.set(stats.id, kept);
       rss += stats.rss;
+      subscribers += stats.subscribers;
+      fanOutMs = Math.max(fanOutMs, stats.fanOutMs);
     }
     const rate = (n: number): number => Math.round((n / seconds) * 10) / 10;
     return {
@@ -123,11 +149,14 @@ export class StatusAggregator {
         pings: rate(deltas.pings),
         heartbeats: rate(deltas.heartbeats),
         dropped: rate(deltas.dropped),
+        published: rate(deltas.published),
+        deliveries: rate(deltas.deliveries),
       },
       totals,
+      hub: { subscribers, historyLength: count === null ? null : this.historyLength, fanOutMs },
       perWorker: [...this.latest.values()]
         .sort((a, b) => a.id - b.id)
-        .map(({ id, pid, connections, rss: workerRss, heapUsed, heapLive, eventLoopDelayMs, eventLoopDelayP99Ms, gcPauseMs, gcMajorPauseMs }) => ({
+        .map(({ id, pid, connections, rss: workerRss, heapUsed, heapLive, eventLoopDelayMs, eventLoopDelayP99Ms, gcPauseMs, gcMajorPauseMs, subscribers: workerSubscribers, fanOutMs: workerFanOutMs }) => ({
           id,
           pid,
           connections,
@@ -138,6 +167,8 @@ export class StatusAggregator {
           eventLoopDelayP99Ms,
           gcPauseMs,
           gcMajorPauseMs,
+          subscribers: workerSubscribers,
+          fanOutMs: workerFanOutMs,
         })),
     };
   }
