@@ -7,7 +7,7 @@ import { childPids, runPrimary, startCluster } from './helpers/cluster.js';
 import { openSse } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
 import { answersPing } from '../src/cluster/redis-launcher.js';
-import { startRedis } from './helpers/redis.js';
+import { freshDir, startRedis } from './helpers/redis.js';
 
 test('a bad value stops start-up with exit 1 and a message naming the variable and the value', async () => {
   const primary = runPrimary({ PORT: 'eighty', WORKERS: '1' });
@@ -18,7 +18,7 @@ test('a bad value stops start-up with exit 1 and a message naming the variable a
 
 test('without REDIS_URL and with nothing on the port, the primary runs redis-server from redis.conf and supervises it', async () => {
   const redisPort = await freePort();
-  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), WORKERS: '1', DRAIN_MS: '200' });
+  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), MANAGED_REDIS_DIR: freshDir(), WORKERS: '1', DRAIN_MS: '200' });
   try {
     const started = await cluster.waitForLog((l) => l.msg === 'started redis-server', 'the start log line');
     assert.match(String(started.conf), /redis\.conf$/);
@@ -45,7 +45,7 @@ test('without REDIS_URL and with nothing on the port, the primary runs redis-ser
 test('Ctrl-C (SIGINT to the whole process group) drains cleanly: the managed Redis outlives the drain', async () => {
   const redisPort = await freePort();
   // A drain long enough for a signalled Redis to be gone before it ends.
-  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), WORKERS: '2', DRAIN_MS: '1500' }, true);
+  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), MANAGED_REDIS_DIR: freshDir(), WORKERS: '2', DRAIN_MS: '1500' }, true);
   try {
     const stream = openSse(cluster.port);
     await stream.waitForText('retry:');
@@ -92,7 +92,7 @@ function alive(pid: number): boolean {
 
 test('the primary SIGKILLed: its workers and its managed redis-server are gone within 10 s', async () => {
   const redisPort = await freePort();
-  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), WORKERS: '2' }, true);
+  const cluster = await startCluster({ MANAGED_REDIS_PORT: String(redisPort), MANAGED_REDIS_DIR: freshDir(), WORKERS: '2' }, true);
   try {
     await cluster.waitForLog((l) => l.msg === 'started redis-server', 'the start log line');
     const stream = openSse(cluster.port);

@@ -1,7 +1,8 @@
 // Starts the pieces a benchmark measures: a redis-server from redis.conf and
 // the cluster (node dist/primary.js), with their output in a log file.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, type WriteStream } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +28,9 @@ export function started(child: ChildProcess): Started {
   };
 }
 
+/** A Redis of the run's own, with its append-only file in a fresh folder (nothing of an earlier run comes back). */
 export async function startRedis(port: number): Promise<Started> {
-  return started(await startRedisServer(port));
+  return started(await startRedisServer(port, { dir: mkdtempSync(path.join(os.tmpdir(), 'msse-bench-redis-')) }));
 }
 
 export function startCluster(env: Record<string, string>, log: WriteStream): Started {

@@ -3,6 +3,7 @@
 // 127.0.0.1:MANAGED_REDIS_PORT, and otherwise runs `redis-server redis.conf` as
 // a supervised child, restarting it if it dies.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,9 +46,11 @@ export function answersPing(port: number, host = '127.0.0.1', timeoutMs = 500): 
  * and the primary's Redis must outlive the drain that signal starts (the
  * workers report their last counts to it); the primary stops it at the end.
  */
-export function startRedisServer(port: number, { ownProcessGroup = false } = {}): Promise<ChildProcess> {
+export function startRedisServer(port: number, { ownProcessGroup = false, dir }: { ownProcessGroup?: boolean; dir: string }): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-server', [REDIS_CONF, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroup });
+    // The append-only file goes to `dir` (redis.conf keeps the history there).
+    mkdirSync(dir, { recursive: true });
+    const child = spawn('redis-server', [REDIS_CONF, '--port', String(port), '--dir', dir], { stdio: ['ignore', 'pipe', 'pipe'], detached: ownProcessGroup });
     let output = '';
     const collect = (chunk: Buffer): void => {
       output = (output + chunk.toString()).slice(-2_000);
@@ -115,7 +118,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
     return { url, managed: false, stop: async () => undefined };
   }
 
-  let child = await startRedisServer(port, { ownProcessGroup: true });
+  let child = await startRedisServer(port, { ownProcessGroup: true, dir: config.managedRedisDir });
   guard(child);
   let stopping = false;
   logger.info({ redis: url, conf: REDIS_CONF, redisPid: child.pid }, 'started redis-server');
@@ -125,7 +128,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Redis
       if (stopping) return;
       logger.warn({ code, signal, restartInMs: RESTART_DELAY_MS }, 'redis-server exited; restarting it');
       const restart = (): void => {
-        startRedisServer(port, { ownProcessGroup: true }).then(
+        startRedisServer(port, { ownProcessGroup: true, dir: config.managedRedisDir }).then(
           (next) => {
             child = next;
             guard(next);

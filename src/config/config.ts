@@ -2,6 +2,7 @@
 // frozen Config this returns, so a bad value stops start-up here, naming the
 // variable and the value it got, instead of surfacing as odd behaviour later.
 import os from 'node:os';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
@@ -33,6 +34,8 @@ export interface Config {
   /** That file's PEM, read once here, so the primary and every worker (restarts too) trust the same CA. */
   readonly redisCa: string | undefined;
   readonly managedRedisPort: number;
+  /** MANAGED_REDIS_DIR: where the managed Redis keeps its append-only file (the Mercure history). */
+  readonly managedRedisDir: string;
   /** REDIS_COMMAND_TIMEOUT_MS: a command Redis has not answered by then fails (see counter/hung-redis-watch.ts). */
   readonly redisCommandTimeoutMs: number;
   readonly heartbeatMs: number;
@@ -199,6 +202,10 @@ export function loadConfig(env: Env = process.env): Config {
     redisSentinelName: keyPart(env, 'REDIS_SENTINEL_NAME', 'mymaster'),
     ...redisCa(env),
     managedRedisPort: integer(env, 'MANAGED_REDIS_PORT', 6379, 1, 65_535),
+    managedRedisDir:
+      env.MANAGED_REDIS_DIR === undefined || env.MANAGED_REDIS_DIR === ''
+        ? path.join(os.homedir(), '.local', 'state', 'million-sse', `redis-${integer(env, 'MANAGED_REDIS_PORT', 6379, 1, 65_535)}`)
+        : path.resolve(env.MANAGED_REDIS_DIR),
     redisCommandTimeoutMs: integer(env, 'REDIS_COMMAND_TIMEOUT_MS', 2_000, 100, 60_000),
     heartbeatMs,
     heartbeat: oneOf<HeartbeatKind>(env, 'HEARTBEAT', 'comment', ['comment', 'nul']),

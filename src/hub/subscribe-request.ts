@@ -42,11 +42,11 @@ export function parseSubscribeRequest(pairs: FormPairs, limits: SubscribeLimits)
       if (/^match/i.test(name)) throw new MercureBadRequest(`unknown matcher parameter ${JSON.stringify(name)}: use match, match_exact or match_urlpattern`);
       continue;
     }
-    if (matchers.length === limits.maxMatchers) throw new MercureBadRequest(`more than ${limits.maxMatchers} topic matchers`);
     // Identical matchers would only be tested twice.
     const key = `${legacy ? 'topic' : type}\n${value}`;
     if (seen.has(key)) continue;
     seen.add(key);
+    if (matchers.length === limits.maxMatchers) throw new MercureBadRequest(`more than ${limits.maxMatchers} topic matchers`);
     try {
       matchers.push(legacy ? legacySelector(value, limits) : parseMatcher(value, type!, limits));
     } catch (err) {

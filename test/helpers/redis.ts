@@ -1,5 +1,8 @@
 // A real redis-server for a test, from the repo's redis.conf, on a free port.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { REDIS_CONF, startRedisServer } from '../../src/cluster/redis-launcher.js';
 import { freePort, waitFor } from './wait.js';
@@ -8,11 +11,21 @@ export interface TestRedis {
   port: number;
   url: string;
   client: Redis;
-  /** SIGKILLs the server (its data is gone: redis.conf keeps none). */
+  /** SIGKILLs the server. */
   kill(): Promise<void>;
-  /** Starts it again, empty, on the same port. */
-  restart(): Promise<void>;
+  /**
+   * Starts it again on the same port: empty, or with `keepData` from its
+   * append-only file (what it had written to disk before it stopped).
+   */
+  restart(options?: { keepData?: boolean }): Promise<void>;
+  /** Stops it as SHUTDOWN does: everything written to disk first. */
+  shutdown(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** A folder of its own for each Redis's append-only file. */
+export function freshDir(): string {
+  return mkdtempSync(path.join(os.tmpdir(), 'msse-test-redis-'));
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -22,7 +35,8 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
-  let child = await startRedisServer(port);
+  let dir = freshDir();
+  let child = await startRedisServer(port, { dir });
   const client = new Redis({ port, host: '127.0.0.1', lazyConnect: false, retryStrategy: () => 100 });
   client.on('error', () => undefined);
   return {
@@ -33,9 +47,14 @@ export async function startRedis(): Promise<TestRedis> {
       child.kill('SIGKILL');
       await exited(child);
     },
-    async restart() {
-      child = await startRedisServer(port);
+    async restart({ keepData = false } = {}) {
+      if (!keepData) dir = freshDir();
+      child = await startRedisServer(port, { dir });
       await waitFor(() => client.status === 'ready', { what: 'test client reconnected to redis' });
+    },
+    async shutdown() {
+      child.kill('SIGTERM');
+      await exited(child);
     },
     async stop() {
       client.disconnect();
@@ -60,7 +79,8 @@ export interface RedisProcess {
  */
 export function startRedisProcess(args: readonly string[], timeoutMs = 10_000): Promise<RedisProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-server', [REDIS_CONF, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const dir = args.includes('--dir') ? [] : ['--dir', freshDir()];
+    const child = spawn('redis-server', [REDIS_CONF, ...dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let ready = false;
     const timer = setTimeout(() => {
