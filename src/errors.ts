@@ -15,6 +15,7 @@ export const Unauthorized = createError(
 // goes with a 400, 401 or 403 about a token is set by the route.
 export const BadForm = createError('MSSE_BAD_FORM', 'Malformed form body: %s', 400);
 export const MercureBadRequest = createError('MSSE_MERCURE_BAD_REQUEST', '%s', 400);
+export const MercureUnsupportedMediaType = createError('MSSE_MERCURE_UNSUPPORTED_MEDIA_TYPE', 'Publish with application/x-www-form-urlencoded', 415);
 export const MercureTooLarge = createError('MSSE_MERCURE_TOO_LARGE', '%s', 413);
 export const MercureUnauthorized = createError('MSSE_MERCURE_UNAUTHORIZED', '%s', 401);
 export const MercureForbidden = createError('MSSE_MERCURE_FORBIDDEN', '%s', 403);

@@ -67,7 +67,9 @@ export async function runWorker(): Promise<void> {
     history,
     logger,
     base: mercure.hubUrl,
-    maxUnsentBytes: config.maxUnsentBytes,
+    // A subscriber may be a few updates behind (an update can be up to
+    // MERCURE_MAX_UPDATE_BYTES) before it counts as one that stopped reading.
+    maxUnsentBytes: Math.max(config.maxUnsentBytes, 4 * mercure.maxUpdateBytes),
     maxPendingPublishes: mercure.maxPendingPublishes,
     written: (socket) => registry.touch(socket),
   });

@@ -100,9 +100,23 @@ export class FanOut {
     return true;
   }
 
+  /**
+   * Writes a replayed frame. The replay waits for the client to read before
+   * it writes more (see Hub.replay), so its backlog is not a reason to drop.
+   */
+  writeReplayed(subscriber: Subscriber, frame: Buffer): void {
+    if (subscriber.socket.destroyed) return;
+    subscriber.socket.write(frame);
+    this.counters.deliveries++;
+    this.options.written(subscriber);
+  }
+
   private drop(subscriber: Subscriber): void {
     this.counters.dropped++;
-    subscriber.socket.destroy();
+    // A reset, not a FIN: a FIN waits behind the megabytes the client has not
+    // read, and those stay in the kernel's buffers until it does. The client
+    // sees the reset at once and comes back with its last event id.
+    subscriber.socket.resetAndDestroy();
   }
 
   private slice(): void {

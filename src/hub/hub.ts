@@ -150,10 +150,12 @@ export class Hub {
       for await (const page of this.options.history.readAfter(start.kind === 'after' ? start.entryId : '-')) {
         if (socket.destroyed) return;
         for (const update of page) {
-          if (this.selects(subscriber, update)) this.fanOut.write(subscriber, eventFrame(update));
+          if (!this.selects(subscriber, update)) continue;
+          this.fanOut.writeReplayed(subscriber, eventFrame(update));
+          if (socket.writableLength > REPLAY_HIGH_WATER) await waitForDrain(socket);
+          if (socket.destroyed) return;
         }
         through = page[page.length - 1]!.entryId;
-        if (socket.writableLength > REPLAY_HIGH_WATER) await waitForDrain(socket);
       }
     } catch (err) {
       // The history went away mid-replay: the client comes back with the

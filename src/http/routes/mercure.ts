@@ -10,6 +10,7 @@ import {
   MercureForbidden,
   MercureUnauthorized,
   MercureUnavailable,
+  MercureUnsupportedMediaType,
 } from '../../errors.js';
 import { openingFrame } from '../../connections/sse-frames.js';
 import { STREAM_ROUTE_OPTIONS, openStream } from '../open-stream.js';
@@ -151,7 +152,7 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
         throw new MercureBadRequest('a publish authenticated by cookie must come from an allowed origin');
       }
     }
-    if (!Buffer.isBuffer(request.body)) throw new MercureBadRequest('the body must be application/x-www-form-urlencoded');
+    if (!Buffer.isBuffer(request.body)) throw new MercureUnsupportedMediaType();
     const update = parsePublishRequest(parseForm(request.body), { maxTopics: mercure.maxTopics, maxTopicLength: mercure.maxTopicLength, base });
     // Every topic, canonical and alternate, must be granted (spec: Publishers).
     if (grants !== undefined && !update.topics.every((topic) => grants.publish.some((m) => matcherMatches(m, topic, base)))) {
