@@ -62,7 +62,8 @@ export async function runWorker(): Promise<void> {
   // commands that fail fast while Redis is away: the publisher gets a 503),
   // and the history is read on a connection of its own (see update-source.ts).
   const { mercure } = config;
-  const history = new History(redis, mercure.historyKey, mercure.historySize, mercure.publishReplicas, config.redisCommandTimeoutMs);
+  // WAIT gets half the command timeout, so that Redis answers it before the client gives up on it.
+  const history = new History(redis, mercure.historyKey, mercure.historySize, mercure.publishReplicas, Math.floor(config.redisCommandTimeoutMs / 2));
   const hub = new Hub({
     history,
     logger,

@@ -1,6 +1,6 @@
 // A real redis-server for a test, from the repo's redis.conf, on a free port.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -79,8 +79,13 @@ export interface RedisProcess {
  */
 export function startRedisProcess(args: readonly string[], timeoutMs = 10_000): Promise<RedisProcess> {
   return new Promise((resolve, reject) => {
-    const dir = args.includes('--dir') ? [] : ['--dir', freshDir()];
-    const child = spawn('redis-server', [REDIS_CONF, ...dir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // A copy of redis.conf in the server's own folder: a Sentinel that
+    // reconfigures a server makes it rewrite its configuration file
+    // (CONFIG REWRITE), which must never be the repository's.
+    const dir = freshDir();
+    const conf = path.join(dir, 'redis.conf');
+    copyFileSync(REDIS_CONF, conf);
+    const child = spawn('redis-server', [conf, ...(args.includes('--dir') ? [] : ['--dir', dir]), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     let ready = false;
     const timer = setTimeout(() => {

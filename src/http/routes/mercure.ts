@@ -22,6 +22,7 @@ import { matcherMatches } from '../../hub/matchers.js';
 import { parsePublishRequest } from '../../hub/publish-request.js';
 import { MatcherCache, parseSubscribeRequest } from '../../hub/subscribe-request.js';
 import { TooManyPublishes } from '../../hub/hub.js';
+import { ReplicationError } from '../../hub/history.js';
 import type { WorkerState } from '../worker-state.js';
 
 const LEGACY_COOKIE = 'mercureAuthorization';
@@ -164,6 +165,10 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
       id = await hub.publish(update);
     } catch (err) {
       if (err instanceof TooManyPublishes) throw new MercureUnavailable('too many publishes in flight on this worker; retry shortly');
+      if (err instanceof ReplicationError) {
+        request.log.warn({ err }, 'an update was stored but not confirmed by enough replicas');
+        throw new MercureUnavailable('the update reached the Redis master but not MERCURE_PUBLISH_REPLICAS replicas in time: it may still be delivered, and may be lost in a failover');
+      }
       request.log.warn({ err }, 'an update could not be stored');
       throw new MercureUnavailable('the update history cannot be written right now; nothing was published');
     }
