@@ -163,6 +163,11 @@ function render(s) {
   $('rate-pings').textContent = formatRate(s.rates.pings);
   $('rate-heartbeats').textContent = formatRate(s.rates.heartbeats);
   $('rate-dropped').textContent = formatRate(s.rates.dropped);
+  $('hub-subscribers').textContent = formatCount(s.hub.subscribers);
+  $('hub-published').textContent = formatRate(s.rates.published);
+  $('hub-deliveries').textContent = formatRate(s.rates.deliveries);
+  $('hub-fan-out').textContent = formatMs(s.hub.fanOutMs);
+  $('hub-history').textContent = s.hub.historyLength === null ? 'unknown (Redis unreachable)' : formatCount(s.hub.historyLength);
   const t = s.totals;
   $('totals').textContent =
     `Totals since the workers started: ${formatCount(t.opened)} opened, ${formatCount(t.closed)} closed, ` +
