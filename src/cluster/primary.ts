@@ -41,6 +41,17 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     );
   }
 
+  const { mercure } = config;
+  if (mercure.publishWithoutToken && !isLoopback(config.host)) {
+    logger.warn(
+      { host: config.host },
+      `MERCURE_PUBLISH_WITHOUT_TOKEN is on and the hub listens on ${config.host}: anyone who reaches this port can publish; ` +
+        'use it only on a network of trusted clients, or set MERCURE_PUBLISHER_JWT_KEY instead',
+    );
+  } else if (mercure.publisherKey === undefined && !mercure.publishWithoutToken) {
+    logger.info('the Mercure hub refuses every publish: set MERCURE_PUBLISHER_JWT_KEY (or MERCURE_PUBLISHER_JWKS_FILE) to let publishers in');
+  }
+
   const redisHandle = await ensureRedis(config, logger);
   const redisTarget = redisTargetOf(config, redisHandle.url);
   // Throws RedisAccessError (exit 78) when Redis refuses our credentials or
@@ -144,7 +155,8 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
           }
           count = await store.read();
           lastRead = { count, at: performance.now() };
-          aggregator.setHistoryLength(await redis.xlen(config.mercure.historyKey));
+          // A Redis user without the hub's commands still counts: the length is then unknown.
+          aggregator.setHistoryLength(await redis.xlen(config.mercure.historyKey).catch(() => null));
           hung.outcome();
         } catch (err) {
           hung.outcome(err);
