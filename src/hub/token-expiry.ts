@@ -19,8 +19,9 @@ export class TokenExpiry {
 
   /** Ends `socket` at `expiresAt` (ms since the epoch), at the latest. */
   add(socket: Socket, expiresAt: number): void {
-    // Rounded down: a stream may end up to a second early, never late.
-    const second = Math.floor(expiresAt / TICK_MS);
+    // The bucket of the second before: the tick that walks it comes within
+    // that second, so a stream may end up to two seconds early, never late.
+    const second = Math.floor(expiresAt / TICK_MS) - 1;
     let bucket = this.buckets.get(second);
     if (bucket === undefined) this.buckets.set(second, (bucket = new Set()));
     bucket.add(socket);
