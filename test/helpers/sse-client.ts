@@ -105,7 +105,8 @@ export interface StatusEvent {
   hosts: number | null;
   workers: number;
   host: { connections: number };
-  rates: { connects: number; disconnects: number; pings: number; heartbeats: number; dropped: number };
-  totals: { opened: number; closed: number; dropped: number; pings: number; heartbeats: number };
-  perWorker: Array<{ id: number; pid: number; connections: number; rss: number }>;
+  rates: { connects: number; disconnects: number; pings: number; heartbeats: number; dropped: number; published: number; deliveries: number };
+  totals: { opened: number; closed: number; dropped: number; pings: number; heartbeats: number; published: number; deliveries: number; hubDropped: number };
+  hub: { subscribers: number; historyLength: number | null; fanOutMs: number };
+  perWorker: Array<{ id: number; pid: number; connections: number; rss: number; subscribers: number; fanOutMs: number }>;
 }
