@@ -12,7 +12,7 @@
 // publisher's, whatever it claims.
 import { createLocalJWKSet, decodeProtectedHeader, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import type { TokenKey } from '../config/mercure-config.js';
-import { ANY, MATCHER_TYPES, MatcherError, parseMatcher, type Matcher, type MatcherLimits, type MatcherType } from './matchers.js';
+import { ANY, MATCHER_TYPES, MatcherError, parseLegacySelector, parseMatcher, type Matcher, type MatcherLimits, type MatcherType } from './matchers.js';
 
 export const MERCURE_DETAIL_TYPE = 'https://mercure.rocks/authorization-detail';
 const MAX_DETAILS = 100;
@@ -144,13 +144,12 @@ export class TokenVerifier {
       if (!Array.isArray(value) || !value.every((s) => typeof s === 'string')) throw new TokenError('invalid_token', `mercure.${name} is not an array of strings`);
       if (value.length > this.options.maxTopics) throw new TokenError('invalid_token', `more than ${this.options.maxTopics} selectors in mercure.${name}`);
       return (value as string[]).map((selector) => {
-        if (selector === '*') return ANY;
-        // A level-1 URI template ({id}) is the URL pattern with :id in its place.
-        if (selector.includes('{')) {
-          if (!/^[^{}]*(\{[A-Za-z_][A-Za-z0-9_]*\}[^{}]*)+$/.test(selector)) throw new TokenError('invalid_token', `unsupported URI template ${JSON.stringify(selector)}`);
-          return this.matchers(selector.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1'), 'urlpattern');
+        try {
+          return parseLegacySelector(selector, this.options.limits);
+        } catch (err) {
+          if (err instanceof MatcherError) throw new TokenError('invalid_token', `a topic selector in the token is invalid: ${err.message}`);
+          throw err;
         }
-        return this.matchers(selector, 'exact');
       });
     };
     return { publish: selectors('publish'), subscribe: selectors('subscribe') };

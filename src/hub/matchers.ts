@@ -64,6 +64,17 @@ export function parseMatcher(value: string, type: MatcherType, limits: MatcherLi
   return { kind: 'urlpattern', source: value, pattern };
 }
 
+/**
+ * A 0.x topic selector: an exact topic, `*`, or a level-1 URI template
+ * (RFC 6570, `https://example.com/books/{id}`), which is the URL pattern with
+ * `:id` in its place. Wider templates ({+path}, {?q}) are refused.
+ */
+export function parseLegacySelector(value: string, limits: MatcherLimits): Matcher {
+  if (!value.includes('{')) return parseMatcher(value, 'exact', limits);
+  if (!/^[^{}]*(\{[A-Za-z_][A-Za-z0-9_]*\}[^{}]*)+$/.test(value)) throw new MatcherError('only simple URI templates ({name}) are supported');
+  return parseMatcher(value.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1'), 'urlpattern', limits);
+}
+
 /** Whether a URL pattern matches `topic`; a topic that is no URL reference matches no pattern (spec: URL Pattern). */
 export function patternMatches(pattern: URLPattern, topic: string, base: string): boolean {
   try {

@@ -4,7 +4,7 @@
 // usually do), so each holds a reference instead of its own copy.
 import { MercureBadRequest } from '../errors.js';
 import type { FormPairs } from '../http/form-body.js';
-import { MatcherError, parseMatcher, type Matcher, type MatcherLimits, type MatcherType } from './matchers.js';
+import { MatcherError, parseLegacySelector, parseMatcher, type Matcher, type MatcherLimits, type MatcherType } from './matchers.js';
 
 export interface SubscribeRequest {
   readonly matchers: readonly Matcher[];
@@ -19,12 +19,6 @@ export interface SubscribeLimits extends MatcherLimits {
 }
 
 const PARAMETERS: Readonly<Record<string, MatcherType>> = { match: 'exact', match_exact: 'exact', match_urlpattern: 'urlpattern' };
-
-function legacySelector(value: string, limits: MatcherLimits): Matcher {
-  if (!value.includes('{')) return parseMatcher(value, 'exact', limits);
-  if (!/^[^{}]*(\{[A-Za-z_][A-Za-z0-9_]*\}[^{}]*)+$/.test(value)) throw new MatcherError('only simple URI templates ({name}) are supported');
-  return parseMatcher(value.replace(/\{([A-Za-z0-9_]+)\}/g, ':$1'), 'urlpattern', limits);
-}
 
 export function parseSubscribeRequest(pairs: FormPairs, limits: SubscribeLimits): SubscribeRequest {
   const matchers: Matcher[] = [];
@@ -48,7 +42,7 @@ export function parseSubscribeRequest(pairs: FormPairs, limits: SubscribeLimits)
     seen.add(key);
     if (matchers.length === limits.maxMatchers) throw new MercureBadRequest(`more than ${limits.maxMatchers} topic matchers`);
     try {
-      matchers.push(legacy ? legacySelector(value, limits) : parseMatcher(value, type!, limits));
+      matchers.push(legacy ? parseLegacySelector(value, limits) : parseMatcher(value, type!, limits));
     } catch (err) {
       if (err instanceof MatcherError) throw new MercureBadRequest(`${name}=${JSON.stringify(value.slice(0, 100))}: ${err.message}`);
       throw err;
