@@ -1,4 +1,4 @@
-// How connections reach the workers (src/cluster/accept-path.ts), on real
+// How connections reach the workers (src/config/accept-path.ts), on real
 // clusters: with SO_REUSEPORT every worker has a listening socket of its own
 // and the kernel spreads connections over them; the round-robin path stays
 // available and keeps a single socket in the primary.
@@ -9,7 +9,7 @@ import { startRedis, type TestRedis } from './helpers/redis.js';
 import { withCluster as withClusterIn, type TestCluster } from './helpers/cluster.js';
 import { nextStatus, openSse, type RawStream } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
-import { defaultAcceptPath, nodeHasReusePort } from '../src/cluster/accept-path.js';
+import { defaultAcceptPath, nodeHasReusePort } from '../src/config/accept-path.js';
 
 let redis: TestRedis;
 before(async () => {

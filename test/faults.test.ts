@@ -202,6 +202,43 @@ test('SIGHUP replaces the workers one at a time: a client connecting throughout 
   }
 });
 
+test('a hangup of the whole process group (a terminal closing) costs no stream: the workers ignore it, the primary rolls', async () => {
+  const HELD = 50;
+  const sources: EventSource[] = [];
+  // Its own process group, as a shell gives it: the test signals the group, as a terminal does.
+  await redis.client.flushall();
+  const cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '500', DRAIN_MS: '500', RETRY_MS: '200' }, true);
+  try {
+    const url = `http://127.0.0.1:${cluster.port}/`;
+    const open: boolean[] = new Array(HELD).fill(false);
+    const gaveUp: string[] = [];
+    for (let i = 0; i < HELD; i++) {
+      const source = new EventSource(url);
+      source.onopen = () => (open[i] = true);
+      source.onerror = () => {
+        open[i] = false;
+        if (source.readyState === EventSource.CLOSED) gaveUp.push(`client ${i}`);
+      };
+      sources.push(source);
+    }
+    await waitFor(() => open.every(Boolean), { what: `${HELD} streams open` });
+    const before = await nextStatus(cluster.port, (s) => s.workers === 2 && s.connections === HELD);
+    process.kill(-cluster.child.pid!, 'SIGHUP');
+    const done = await cluster.waitForLog((l) => l.msg === 'rolling restart done', 'the primary to roll the workers', 30_000);
+    assert.equal(done.replaced, 2);
+    assert.equal(cluster.child.exitCode, null, 'the primary runs on');
+    assert.ok(!cluster.logs.some((l) => /killed by SIGHUP/.test(l.msg)), 'no worker was killed by the hangup');
+    const after = await nextStatus(cluster.port, (s) => s.workers === 2 && s.perWorker.every((w) => !before.perWorker.some((o) => o.pid === w.pid)));
+    assert.equal(after.perWorker.length, 2);
+    await waitFor(() => open.every(Boolean), { what: 'every client back on a new worker' });
+    await countIs(() => HELD, 'after the hangup');
+    assert.deepEqual(gaveUp, []);
+  } finally {
+    for (const source of sources) source.close();
+    await cluster.stop();
+  }
+});
+
 test('Redis away for longer than a lease and back with its data: no live host is reaped, and the count never falls', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'msse-lease-'));
   const port = await freePort();

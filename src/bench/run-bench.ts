@@ -20,7 +20,7 @@ import { startBare, startHosts, startMillionSse, type Target, type TargetOptions
 import { hostsNetwork } from './hosts-network.js';
 import type { BenchResult, Sample } from './bench-result.js';
 import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
-import { defaultAcceptPath } from '../cluster/accept-path.js';
+import { defaultAcceptPath } from '../config/accept-path.js';
 import { cEngineBuilt } from '../loadgen/c-engine.js';
 import { checkEngineBuilt } from '../loadgen/engine.js';
 

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openFileLimit } from './open-file-limit.js';
 import { redactUrl } from './redact-url.js';
-import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from '../cluster/accept-path.js';
+import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from './accept-path.js';
 
 export type HeartbeatKind = 'comment' | 'nul';
 export type TickPhase = 'spread' | 'aligned';
@@ -53,7 +53,7 @@ export interface Config {
   readonly expectedConnections: number;
   /** Node/V8 flags added to each worker's command line. */
   readonly workerNodeFlags: readonly string[];
-  /** How connections reach the workers (see cluster/accept-path.ts), and why that one. */
+  /** How connections reach the workers (see config/accept-path.ts), and why that one. */
   readonly acceptPath: AcceptPath;
   readonly acceptPathReason: string;
   /** Where in the heartbeat tick each worker's wheel fires (see connections/timing-wheel.ts). */
