@@ -24,8 +24,8 @@ export type PrimaryMessage =
   | { type: 'config'; config: WorkerConfig }
   /** The status feed's next event, serialised once by the primary. */
   | { type: 'snapshot'; json: string }
-  /** The answer to a metrics-request: Prometheus text for the whole cluster. */
-  | { type: 'metrics'; id: number; text: string }
+  /** The answer to a metrics-request: Prometheus text for the whole cluster; none when it could not be rendered. */
+  | { type: 'metrics'; id: number; text?: string }
   /** Stop accepting and end the streams over DRAIN_MS. */
   | { type: 'drain' };
 

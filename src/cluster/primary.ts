@@ -15,6 +15,7 @@ import { ClusterMetrics } from '../status/metrics.js';
 import { ensureRedis } from './redis-launcher.js';
 import { pickPort } from './pick-port.js';
 import { Supervisor } from './supervisor.js';
+import { answerMetricsRequest } from './metrics-requests.js';
 import { installShutdown } from './shutdown.js';
 
 const STATUS_MS = 1_000;
@@ -91,12 +92,7 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
         else watching.delete(workerId);
       } else {
         // Rendered on demand: most seconds nobody scrapes, and a large run has dozens of workers.
-        // A rendering that fails is the scrape's failure (the worker answers 503 when
-        // no text comes), never an unhandled rejection in the process that holds every stream.
-        metrics.render().then(
-          (text) => reply({ type: 'metrics', id: message.id, text }),
-          (err: unknown) => logger.warn({ err }, 'could not render the metrics'),
-        );
+        void answerMetricsRequest(message.id, () => metrics.render(), reply, (err) => logger.warn({ err }, 'could not render the metrics'));
       }
     },
     onWorkerDied: (id) => keeper.workerGone(id),
