@@ -76,7 +76,6 @@ export class ConnectionRegistry {
   }
 
   add(socket: Socket): void {
-    this.cancel();
     this.wheel.add(socket);
     this.opened++;
     holdSocket(socket, this.onGone);

@@ -62,7 +62,6 @@ export class StatusWatchers {
   }
 
   add(socket: Socket): void {
-    this.cancel();
     this.sockets.add(socket);
     holdSocket(socket, this.onGone);
     if (this.sockets.size === 1) this.onWatching(true);
