@@ -59,10 +59,12 @@ function takeOverPending(): void {
 }
 
 export function openStream(request: FastifyRequest, reply: FastifyReply, firstFrame: string, holder: StreamHolder): void {
-  reply.hijack();
   // Hooks (CORS, say) may have set headers on the reply; they must not be lost.
+  // Built before the hijack: a header that fails validation is then a 500
+  // from the error handler, not a stream that never answers.
   const extra = reply.getHeaders();
   const head = Object.keys(extra).length === 0 ? STREAM_HEAD : responseHead({ ...SECURITY_HEADERS, ...extra });
+  reply.hijack();
   request.raw.socket.write(head + firstFrame, 'latin1');
   // Counted at once: a burst of requests in one turn (with SO_REUSEPORT a
   // worker's accept queue hands it dozens) must meet a cap that already
