@@ -9,7 +9,7 @@ export const TooManyWatchers = createError('MSSE_TOO_MANY_WATCHERS', 'This worke
 export const Draining = createError('MSSE_DRAINING', 'The server is shutting down', 503);
 export const Unauthorized = createError(
   'MSSE_UNAUTHORIZED',
-  'This resource needs the status token: send Authorization: Bearer <token>, or ?token=<token>',
+  'This resource needs the status token: send Authorization: Bearer <token> (an EventSource on /status_watcher: ?token=<token>)',
   401,
 );
 export const MetricsNotReady = createError('MSSE_METRICS_NOT_READY', 'The first metrics have not arrived from the primary yet', 503);

@@ -7,7 +7,8 @@ import type { WorkerState } from '../worker-state.js';
 
 export function statusWatcherRoute(app: FastifyInstance, state: WorkerState): void {
   const { watchers } = state;
-  const onRequest = requireStatusToken(state.config.statusToken);
+  // An EventSource cannot send headers: the one route that takes the token in its query.
+  const onRequest = requireStatusToken(state.config.statusToken, { inQuery: true });
   app.get('/status_watcher', onRequest === undefined ? STREAM_ROUTE_OPTIONS : { ...STREAM_ROUTE_OPTIONS, onRequest }, (request, reply) => {
     if (state.draining) throw new Draining();
     if (watchers.full) throw new TooManyWatchers(watchers.maxWatchers);
