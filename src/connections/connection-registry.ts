@@ -36,6 +36,8 @@ export class ConnectionRegistry {
   private dropped = 0;
   private heartbeats = 0;
   private emptied: (() => void) | undefined;
+  /** Set by drain(): a stream added from then on is ended as soon as it is held. */
+  private draining = false;
   // One function for every connection; the socket arrives as `this`.
   private readonly onGone: (this: Socket) => void;
 
@@ -73,19 +75,28 @@ export class ConnectionRegistry {
 
   cancel(): void {
     if (this.reserved > 0) this.reserved--;
+    this.checkEmptied();
   }
 
   add(socket: Socket): void {
     this.wheel.add(socket);
     this.opened++;
     holdSocket(socket, this.onGone);
+    // Answered before the drain began, taken over after it listed the
+    // streams: ended as gracefully as the others, not cut with the stragglers.
+    if (this.draining) socket.end();
   }
 
   /** The one teardown; 'close' calls it, and calling it again does nothing. */
   teardown(socket: Socket): void {
     if (!this.wheel.remove(socket)) return;
     this.closed++;
-    if (this.wheel.size === 0) this.emptied?.();
+    this.checkEmptied();
+  }
+
+  /** The drain is over once no stream is held and none answered is still to be taken over. */
+  private checkEmptied(): void {
+    if (this.wheel.size === 0 && this.reserved === 0) this.emptied?.();
   }
 
   counters(): RegistryCounters {
@@ -128,6 +139,7 @@ export class ConnectionRegistry {
    * Resolves when all are gone; sockets still open at the end are destroyed.
    */
   async drain(spreadMs: number): Promise<void> {
+    this.draining = true;
     this.wheel.stop();
     const sockets = [...this.wheel.items()];
     // Fisher-Yates, then end them in even slices over the spread.
@@ -137,7 +149,7 @@ export class ConnectionRegistry {
     }
     const emptied = new Promise<void>((resolve) => {
       this.emptied = resolve;
-      if (this.wheel.size === 0) resolve();
+      this.checkEmptied();
     });
     const slices = Math.max(1, Math.min(sockets.length, Math.floor(spreadMs / 50)));
     const perSlice = Math.ceil(sockets.length / slices);
