@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
 import { openFileLimit } from './open-file-limit.js';
 import { redactUrl } from './redact-url.js';
+import { wholeNumber } from './whole-number.js';
 import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from './accept-path.js';
 
 export type HeartbeatKind = 'comment' | 'nul';
@@ -70,11 +71,7 @@ const RESERVED_FDS = 100;
 
 function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
-  return value;
+  return wholeNumber(name, raw === '' ? undefined : raw, fallback, min, max);
 }
 
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
