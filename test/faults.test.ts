@@ -129,14 +129,32 @@ async function connectOnce(port: number): Promise<string> {
 
 const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
 
+/**
+ * Runs `body` with the kernel setting at `file` set to `value`, and puts it
+ * back however the test ends: the setting is the whole machine's (its network
+ * namespace's), shared with whatever else runs there. Not written at all when
+ * it already has the value; put back on exit too, should the run be cut short.
+ */
+async function withSysctl(file: string, value: string, body: () => Promise<void>): Promise<void> {
+  const before = readFileSync(file, 'latin1').trim();
+  if (before === value) return body();
+  const restore = (): void => writeFileSync(file, before);
+  writeFileSync(file, value);
+  process.once('exit', restore);
+  try {
+    await body();
+  } finally {
+    process.off('exit', restore);
+    restore();
+  }
+}
+
 test('SIGHUP replaces the workers one at a time: a client connecting throughout is never refused, and the count never falls below what is held', async () => {
-  // What scripts/tune-os.sh sets: a closed worker's queued connections go to the others.
-  const migrateBefore = readFileSync(MIGRATE_REQ, 'latin1').trim();
-  writeFileSync(MIGRATE_REQ, '1');
   const HELD = 60;
   const sources: EventSource[] = [];
   try {
-    await withCluster({ WORKERS: '3', DRAIN_MS: '1000', RETRY_MS: '200' }, async (cluster) => {
+    // What scripts/tune-os.sh sets: a closed worker's queued connections go to the others.
+    await withSysctl(MIGRATE_REQ, '1', () => withCluster({ WORKERS: '3', DRAIN_MS: '1000', RETRY_MS: '200' }, async (cluster) => {
       const url = `http://127.0.0.1:${cluster.port}/`;
       // When each client's current stream opened; null while it is reconnecting.
       const openSince: Array<number | null> = new Array(HELD).fill(null);
@@ -195,10 +213,9 @@ test('SIGHUP replaces the workers one at a time: a client connecting throughout 
       const replaced = cluster.logs.filter((l) => l.msg === 'rolling restart: worker replaced');
       assert.equal(replaced.length, 3);
       assert.ok(!cluster.logs.some((l) => /restarting$/.test(l.msg)), 'no worker died: each was drained');
-    });
+    }));
   } finally {
     for (const source of sources) source.close();
-    writeFileSync(MIGRATE_REQ, migrateBefore);
   }
 });
 
