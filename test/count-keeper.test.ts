@@ -3,7 +3,7 @@
 // for dead workers, the reaping grace and the stale-count rule of the status read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CountKeeper } from '../src/counter/count-keeper.js';
+import { CountKeeper, TOMBSTONE_KEEP_MS } from '../src/counter/count-keeper.js';
 import { MemoryCounterState, MemoryCounterStore } from '../src/counter/memory-counter-store.js';
 import type { ClusterCount } from '../src/counter/counter-store.js';
 import { createLogger } from '../src/logger.js';
@@ -198,4 +198,26 @@ test('a failed read is reported to the watch and gives no count', async () => {
   };
   assert.equal(await keeper.tick(), null);
   assert.equal((outcomes[0] as Error).message, 'Command timed out');
+});
+
+test("a dead worker's tombstone is forgotten once no late report of it can come, so replaced workers do not pile up in the hash", async () => {
+  const { clock, store, keeper, state } = setup();
+  await keeper.claim();
+  await store.report('1', 3);
+  await store.report('2', 4);
+  keeper.workerGone(2);
+  await settle();
+  assert.equal(state.hosts.get('host')!.workers.get('2'), -1, 'a tombstone');
+  clock.now += TOMBSTONE_KEEP_MS - 1;
+  await store.report('1', 3); // the live worker keeps the lease
+  await keeper.tick();
+  await settle();
+  assert.ok(state.hosts.get('host')!.workers.has('2'), 'kept while a late report could still come');
+  clock.now += 1;
+  await store.report('1', 3);
+  await keeper.tick();
+  await settle();
+  assert.deepEqual([...state.hosts.get('host')!.workers.keys()], ['1']);
+  assert.equal(keeper.pendingTombstones, 0);
+  assert.equal(state.total, 3);
 });

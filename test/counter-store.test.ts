@@ -160,6 +160,18 @@ for (const flavour of flavours) {
     assert.equal(await total(), 15);
   });
 
+  test(`${flavour.name}: forgetting a tombstone removes only a tombstone`, async () => {
+    const { a, total } = await flavour.make(5_000);
+    await a.report('1', 10);
+    await a.report('2', 4);
+    await a.removeWorker('2');
+    assert.equal(await a.forgetWorker('1'), false, 'a live field stays');
+    assert.equal(await a.forgetWorker('2'), true);
+    assert.equal(await a.forgetWorker('2'), false);
+    assert.equal(await total(), 10);
+    assert.deepEqual((await a.read()).perHost.map(({ connections, workers }) => ({ connections, workers })), [{ connections: 10, workers: 1 }]);
+  });
+
   test(`${flavour.name}: a dead worker no longer counts as one of its host's workers`, async () => {
     const { a } = await flavour.make(5_000);
     await a.report('1', 10);

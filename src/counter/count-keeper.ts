@@ -7,6 +7,15 @@
 import type { Logger } from '../logger.js';
 import type { ClusterCount, CounterStore } from './counter-store.js';
 
+/**
+ * How long a dead worker's tombstone is kept. It guards against a report the
+ * worker sent just before it died and Redis read just after the removal: that
+ * is a matter of milliseconds (a dead process sends nothing more), so this
+ * is ample, and it keeps the host's hash from growing with every worker a
+ * rolling restart replaces.
+ */
+export const TOMBSTONE_KEEP_MS = 30_000;
+
 export interface CountKeeperOptions {
   store: CounterStore;
   logger: Logger;
@@ -28,6 +37,8 @@ export class CountKeeper {
   private claimed = false;
   /** Dead workers whose share could not be removed yet (Redis was down); retried every tick. */
   private readonly dead = new Set<string>();
+  /** Removed workers, by when: their tombstones are forgotten after TOMBSTONE_KEEP_MS. */
+  private readonly tombstones = new Map<string, number>();
   private readyAt: number;
   private reading = false;
   private lastRead: { count: ClusterCount; at: number } | undefined;
@@ -101,6 +112,7 @@ export class CountKeeper {
     try {
       await this.claim();
       this.removeDead();
+      this.forgetTombstones();
       if (this.now() - this.readyAt >= this.options.leaseMs) {
         const reaped = await this.store.reapExpiredHosts();
         if (reaped.length > 0) this.logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
@@ -117,6 +129,23 @@ export class CountKeeper {
     }
   }
 
+  /** Workers whose tombstone is still to be forgotten. */
+  get pendingTombstones(): number {
+    return this.tombstones.size;
+  }
+
+  private forgetTombstones(): void {
+    const now = this.now();
+    for (const [id, at] of this.tombstones) {
+      if (now - at < TOMBSTONE_KEEP_MS) continue;
+      // An ACL user without HDEL (a README line from before) keeps the tombstones, as before; retried each tick.
+      this.store.forgetWorker(id).then(
+        () => this.tombstones.delete(id),
+        () => undefined,
+      );
+    }
+  }
+
   private removeDead(): void {
     // Before the claim, a removal would be wiped by it, and a late report of
     // the dead worker would then count again.
@@ -124,7 +153,7 @@ export class CountKeeper {
     for (const id of this.dead) {
       this.store.removeWorker(id).then(
         (removed) => {
-          this.dead.delete(id);
+          if (this.dead.delete(id)) this.tombstones.set(id, this.now());
           this.logger.info({ worker: Number(id), removed }, "removed a dead worker's share of the count");
         },
         () => undefined,

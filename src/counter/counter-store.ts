@@ -41,6 +41,8 @@ export interface CounterStore {
   report(workerId: string, held: number): Promise<void>;
   /** Removes exactly one dead worker's share; later reports from it are ignored. Returns the share removed. */
   removeWorker(workerId: string): Promise<number>;
+  /** Forgets a dead worker's tombstone, once no late report of it can arrive. Returns whether there was one. */
+  forgetWorker(workerId: string): Promise<boolean>;
   /** Removes this host's whole share (clean shutdown). Returns the share removed. */
   removeHost(): Promise<number>;
   /** Removes the share of every host whose lease has expired. Returns the ids removed. */

@@ -72,6 +72,11 @@ export class MemoryCounterStore implements CounterStore {
     return old;
   }
 
+  async forgetWorker(workerId: string): Promise<boolean> {
+    const host = this.state.hosts.get(this.hostId);
+    return host?.workers.get(workerId) === DEAD && host.workers.delete(workerId);
+  }
+
   async removeHost(): Promise<number> {
     return this.remove(this.hostId, 'stopped');
   }

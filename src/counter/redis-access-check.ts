@@ -60,6 +60,7 @@ export async function checkRedisAccess(
     if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
     await store.read();
     await store.removeWorker('check');
+    await store.forgetWorker('check');
     await store.removeHost({ remember: false });
     return null;
   };

@@ -19,6 +19,7 @@ interface CounterCommands {
   msseReport(total: string, hash: string, lease: string, hosts: string, run: string, worker: string, held: number, leaseMs: number, hostId: string, runId: string): Promise<number>;
   msseClaim(total: string, hash: string, run: string, runId: string): Promise<number>;
   msseRemoveWorker(total: string, hash: string, worker: string): Promise<number>;
+  msseForgetWorker(hash: string, worker: string): Promise<number>;
   msseRemoveHost(total: string, hash: string, lease: string, hosts: string, gone: string, run: string, hostId: string, cause: string): Promise<number>;
   msseReap(total: string, hosts: string, gone: string, prefix: string): Promise<(string | number)[]>;
   msseHosts(total: string, hosts: string, gone: string, prefix: string): Promise<[number, number, Array<[string, number, number, number]>, string[]]>;
@@ -57,6 +58,7 @@ export class RedisCounterStore implements CounterStore {
     redis.defineCommand('msseReport', { numberOfKeys: 5, lua: lua('report') });
     redis.defineCommand('msseClaim', { numberOfKeys: 3, lua: lua('claim') });
     redis.defineCommand('msseRemoveWorker', { numberOfKeys: 2, lua: lua('remove-worker') });
+    redis.defineCommand('msseForgetWorker', { numberOfKeys: 1, lua: lua('forget-worker') });
     redis.defineCommand('msseRemoveHost', { numberOfKeys: 6, lua: lua('remove-host') });
     redis.defineCommand('msseReap', { numberOfKeys: 3, lua: lua('reap') });
     redis.defineCommand('msseHosts', { numberOfKeys: 3, lua: lua('hosts') });
@@ -80,6 +82,10 @@ export class RedisCounterStore implements CounterStore {
 
   removeWorker(workerId: string): Promise<number> {
     return this.redis.msseRemoveWorker(this.total, this.hash, workerId);
+  }
+
+  async forgetWorker(workerId: string): Promise<boolean> {
+    return (await this.redis.msseForgetWorker(this.hash, workerId)) === 1;
   }
 
   /** `remember: false` leaves no trace in the list of hosts gone (the start-up check's own host). */
