@@ -60,8 +60,8 @@ function takeOverPending(): void {
 
 export function openStream(request: FastifyRequest, reply: FastifyReply, firstFrame: string, holder: StreamHolder): void {
   // Hooks (CORS, say) may have set headers on the reply; they must not be lost.
-  // Built before the hijack: a header that fails validation is then a 500
-  // from the error handler, not a stream that never answers.
+  // Built before the hijack: a header that fails validation is then
+  // answered with a 500, not a stream that never answers.
   const extra = reply.getHeaders();
   const head = Object.keys(extra).length === 0 ? STREAM_HEAD : responseHead({ ...SECURITY_HEADERS, ...extra });
   reply.hijack();
