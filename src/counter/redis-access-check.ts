@@ -60,7 +60,8 @@ export async function checkRedisAccess(
     if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
     await store.read();
     await store.removeWorker('check');
-    await store.forgetWorker('check');
+    // forgetWorker (HDEL) is left out: without it only tombstones stay, so an
+    // ACL line from before it still starts.
     await store.removeHost({ remember: false });
     return null;
   };
