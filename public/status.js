@@ -271,8 +271,11 @@ let reconnectTimer = 0;
 let token = sessionStorage.getItem(TOKEN_KEY);
 let waitingForToken = false;
 
-// An EventSource cannot send headers, so the token goes in the query.
+// An EventSource cannot send headers, so for the feed alone the token goes in
+// the query. Everything else sends it as a header: a URL with the token in it
+// ends up in proxies' logs and the browser's history.
 const withToken = (url) => (token === null ? url : `${url}?token=${encodeURIComponent(token)}`);
+const tokenHeaders = () => (token === null ? {} : { authorization: `Bearer ${token}` });
 
 function showTokenForm() {
   waitingForToken = true;
@@ -288,7 +291,6 @@ $('token-form').addEventListener('submit', (event) => {
   sessionStorage.setItem(TOKEN_KEY, token);
   $('token').value = '';
   $('token-form').hidden = true;
-  $('metrics-link').href = withToken('/metrics');
   waitingForToken = false;
   setLink('connecting');
   connect();
@@ -299,7 +301,7 @@ $('token-form').addEventListener('submit', (event) => {
 // refused connection): try again. The probe's body, a stream, is not read.
 async function afterFeedClosed() {
   try {
-    const response = await fetch(withToken(FEED_URL), { cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+    const response = await fetch(FEED_URL, { headers: tokenHeaders(), cache: 'no-store', signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
     void response.body?.cancel();
     if (response.status === 401) return showTokenForm();
   } catch {
@@ -312,7 +314,6 @@ function connect() {
   clearTimeout(reconnectTimer);
   source?.close();
   lastEventAt = performance.now();
-  $('metrics-link').href = withToken('/metrics');
   source = new EventSource(withToken(FEED_URL));
   source.onmessage = (event) => {
     lastEventAt = performance.now();

@@ -5,10 +5,11 @@ import createError from '@fastify/error';
 
 export const NotFound = createError('MSSE_NOT_FOUND', 'Route %s %s not found', 404);
 export const Full = createError('MSSE_FULL', 'This worker holds its maximum of %d connections', 503);
+export const TooManyWatchers = createError('MSSE_TOO_MANY_WATCHERS', 'This worker serves its maximum of %d status watchers', 503);
 export const Draining = createError('MSSE_DRAINING', 'The server is shutting down', 503);
 export const Unauthorized = createError(
   'MSSE_UNAUTHORIZED',
-  'This resource needs the status token: send Authorization: Bearer <token>, or ?token=<token>',
+  'This resource needs the status token: send Authorization: Bearer <token> (an EventSource on /status_watcher: ?token=<token>)',
   401,
 );
 // The Mercure hub (src/hub/). The WWW-Authenticate challenge of RFC 6750 that

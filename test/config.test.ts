@@ -2,6 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadConfig } from '../src/config/config.js';
 import { ConfigError } from '../src/errors.js';
+import { toOptions } from '../src/loadgen/options.js';
+
+const parseLoadgenArgs = (argv: [string, string]): { heartbeatMs: number } =>
+  toOptions({ url: 'http://127.0.0.1:5252/', [argv[0].slice(2)]: argv[1] }, false);
 
 test('defaults match the experiment: port 5252, 15 s heartbeats as SSE comments', () => {
   const config = loadConfig({});
@@ -38,4 +42,15 @@ test('values are parsed once into the typed config', () => {
     [config.port, config.workers, config.heartbeatMs, config.heartbeat, config.redisUrl, config.maxConnectionsPerWorker],
     [0, 3, 250, 'nul', 'redis://127.0.0.1:7000', 10],
   );
+});
+
+test('one reading of whole numbers: the server\'s variables and the load generator\'s flags accept and refuse the same spellings', () => {
+  for (const [raw, value] of [['15000', 15_000], ['15_000', 15_000], [' 15000 ', 15_000], ['1_0_000', 10_000]] as const) {
+    assert.equal(loadConfig({ HEARTBEAT_MS: raw }).heartbeatMs, value, `HEARTBEAT_MS=${raw}`);
+    assert.equal(parseLoadgenArgs(['--heartbeat-ms', raw]).heartbeatMs, value, `--heartbeat-ms ${raw}`);
+  }
+  for (const raw of ['15e3', '-1', '1.5', '15__000', '_15000', '15000_', '0x10', '']) {
+    assert.throws(() => loadConfig({ HEARTBEAT_MS: raw || ' ' }), ConfigError, `HEARTBEAT_MS=${raw}`);
+    assert.throws(() => parseLoadgenArgs(['--heartbeat-ms', raw]), ConfigError, `--heartbeat-ms ${raw}`);
+  }
 });

@@ -22,7 +22,7 @@ after(async () => {
 interface Flavour {
   name: string;
   /** Two hosts sharing one count; `total` reads it the way a user would. */
-  make(leaseMs: number): Promise<{ a: CounterStore; b: CounterStore; total(): Promise<number> }>;
+  make(leaseMs: number): Promise<{ a: CounterStore; b: CounterStore; total(): Promise<number>; nextRun(): CounterStore }>;
 }
 
 let keySeq = 0;
@@ -34,9 +34,10 @@ const flavours: Flavour[] = [
       const client = new Redis(redis.url);
       clients.push(client);
       return {
-        a: new RedisCounterStore(client, { countKey, hostId: 'host-a', leaseMs }),
-        b: new RedisCounterStore(client, { countKey, hostId: 'host-b', leaseMs }),
+        a: new RedisCounterStore(client, { countKey, hostId: 'host-a', leaseMs, runId: 'run-1' }),
+        b: new RedisCounterStore(client, { countKey, hostId: 'host-b', leaseMs, runId: 'run-1' }),
         total: async () => Number(await redis.client.get(countKey)),
+        nextRun: () => new RedisCounterStore(client, { countKey, hostId: 'host-a', leaseMs, runId: 'run-2' }),
       };
     },
   },
@@ -48,6 +49,7 @@ const flavours: Flavour[] = [
         a: new MemoryCounterStore(state, 'host-a', leaseMs),
         b: new MemoryCounterStore(state, 'host-b', leaseMs),
         total: async () => state.total,
+        nextRun: () => new MemoryCounterStore(state, 'host-a', leaseMs, Date.now, 'run-2'),
       };
     },
   },
@@ -120,6 +122,56 @@ for (const flavour of flavours) {
     assert.deepEqual(read.gone.map(({ id, cause, connections }) => ({ id, cause, connections })), [{ id: 'host-a', cause: 'lease expired', connections: 10 }]);
   });
 
+  test(`${flavour.name}: a restarted primary's claim is a clean slate for its host; the earlier run's reports no longer count`, async () => {
+    const { a, b, total, nextRun } = await flavour.make(5_000);
+    assert.equal(await a.claimHost(), 0);
+    await a.report('1', 45);
+    await a.report('2', 30);
+    await a.report('3', 7);
+    await a.removeWorker('1'); // killed; the supervisor replaces it with worker 3
+    await b.report('1', 5);
+    // The primary is SIGKILLed with its workers, and started again with the same HOST_ID.
+    const again = nextRun();
+    assert.equal(await again.claimHost(), 37, 'what the earlier run left');
+    assert.equal(await again.claimHost(), 0, 'a second claim of the same run removes nothing');
+    assert.equal(await total(), 5);
+    await a.report('2', 30); // the old worker 2's report, arriving late
+    // The new run's worker 1 reports where the old run left a tombstone.
+    await again.report('1', 45);
+    await again.report('2', 55);
+    assert.equal(await total(), 105);
+    assert.deepEqual(
+      (await again.read()).perHost.map(({ id, connections, workers }) => ({ id, connections, workers })),
+      [
+        { id: 'host-a', connections: 100, workers: 2 },
+        { id: 'host-b', connections: 5, workers: 1 },
+      ],
+    );
+  });
+
+  test(`${flavour.name}: once a host is removed, the first report of a run takes it back (Redis restarted empty, a host reaped while alive)`, async () => {
+    const { a, b, total } = await flavour.make(5_000);
+    await a.claimHost();
+    await a.report('1', 10);
+    await b.report('1', 2);
+    assert.equal(await a.removeHost(), 10);
+    await a.report('1', 10);
+    await a.report('2', 3);
+    assert.equal(await total(), 15);
+  });
+
+  test(`${flavour.name}: forgetting a tombstone removes only a tombstone`, async () => {
+    const { a, total } = await flavour.make(5_000);
+    await a.report('1', 10);
+    await a.report('2', 4);
+    await a.removeWorker('2');
+    assert.equal(await a.forgetWorker('1'), false, 'a live field stays');
+    assert.equal(await a.forgetWorker('2'), true);
+    assert.equal(await a.forgetWorker('2'), false);
+    assert.equal(await total(), 10);
+    assert.deepEqual((await a.read()).perHost.map(({ connections, workers }) => ({ connections, workers })), [{ connections: 10, workers: 1 }]);
+  });
+
   test(`${flavour.name}: a dead worker no longer counts as one of its host's workers`, async () => {
     const { a } = await flavour.make(5_000);
     await a.report('1', 10);
@@ -133,7 +185,7 @@ test('redis: after Redis restarts empty, the next reports put the exact count ba
   const client = new Redis(redis.url, { enableOfflineQueue: false, retryStrategy: () => 50 });
   client.on('error', () => undefined);
   clients.push(client);
-  const store = new RedisCounterStore(client, { countKey: 'restart', hostId: 'h', leaseMs: 5_000 });
+  const store = new RedisCounterStore(client, { countKey: 'restart', hostId: 'h', leaseMs: 5_000, runId: 'run-1' });
   await new Promise((resolve) => client.once('ready', resolve));
   await store.report('1', 8);
   await store.report('2', 2);

@@ -129,14 +129,32 @@ async function connectOnce(port: number): Promise<string> {
 
 const MIGRATE_REQ = '/proc/sys/net/ipv4/tcp_migrate_req';
 
+/**
+ * Runs `body` with the kernel setting at `file` set to `value`, and puts it
+ * back however the test ends: the setting is the whole machine's (its network
+ * namespace's), shared with whatever else runs there. Not written at all when
+ * it already has the value; put back on exit too, should the run be cut short.
+ */
+async function withSysctl(file: string, value: string, body: () => Promise<void>): Promise<void> {
+  const before = readFileSync(file, 'latin1').trim();
+  if (before === value) return body();
+  const restore = (): void => writeFileSync(file, before);
+  writeFileSync(file, value);
+  process.once('exit', restore);
+  try {
+    await body();
+  } finally {
+    process.off('exit', restore);
+    restore();
+  }
+}
+
 test('SIGHUP replaces the workers one at a time: a client connecting throughout is never refused, and the count never falls below what is held', async () => {
-  // What scripts/tune-os.sh sets: a closed worker's queued connections go to the others.
-  const migrateBefore = readFileSync(MIGRATE_REQ, 'latin1').trim();
-  writeFileSync(MIGRATE_REQ, '1');
   const HELD = 60;
   const sources: EventSource[] = [];
   try {
-    await withCluster({ WORKERS: '3', DRAIN_MS: '1000', RETRY_MS: '200' }, async (cluster) => {
+    // What scripts/tune-os.sh sets: a closed worker's queued connections go to the others.
+    await withSysctl(MIGRATE_REQ, '1', () => withCluster({ WORKERS: '3', DRAIN_MS: '1000', RETRY_MS: '200' }, async (cluster) => {
       const url = `http://127.0.0.1:${cluster.port}/`;
       // When each client's current stream opened; null while it is reconnecting.
       const openSince: Array<number | null> = new Array(HELD).fill(null);
@@ -195,10 +213,46 @@ test('SIGHUP replaces the workers one at a time: a client connecting throughout 
       const replaced = cluster.logs.filter((l) => l.msg === 'rolling restart: worker replaced');
       assert.equal(replaced.length, 3);
       assert.ok(!cluster.logs.some((l) => /restarting$/.test(l.msg)), 'no worker died: each was drained');
-    });
+    }));
   } finally {
     for (const source of sources) source.close();
-    writeFileSync(MIGRATE_REQ, migrateBefore);
+  }
+});
+
+test('a hangup of the whole process group (a terminal closing) costs no stream: the workers ignore it, the primary rolls', async () => {
+  const HELD = 50;
+  const sources: EventSource[] = [];
+  // Its own process group, as a shell gives it: the test signals the group, as a terminal does.
+  await redis.client.flushall();
+  const cluster = await startCluster({ REDIS_URL: redis.url, HEARTBEAT_MS: '500', DRAIN_MS: '500', RETRY_MS: '200' }, true);
+  try {
+    const url = `http://127.0.0.1:${cluster.port}/`;
+    const open: boolean[] = new Array(HELD).fill(false);
+    const gaveUp: string[] = [];
+    for (let i = 0; i < HELD; i++) {
+      const source = new EventSource(url);
+      source.onopen = () => (open[i] = true);
+      source.onerror = () => {
+        open[i] = false;
+        if (source.readyState === EventSource.CLOSED) gaveUp.push(`client ${i}`);
+      };
+      sources.push(source);
+    }
+    await waitFor(() => open.every(Boolean), { what: `${HELD} streams open` });
+    const before = await nextStatus(cluster.port, (s) => s.workers === 2 && s.connections === HELD);
+    process.kill(-cluster.child.pid!, 'SIGHUP');
+    const done = await cluster.waitForLog((l) => l.msg === 'rolling restart done', 'the primary to roll the workers', 30_000);
+    assert.equal(done.replaced, 2);
+    assert.equal(cluster.child.exitCode, null, 'the primary runs on');
+    assert.ok(!cluster.logs.some((l) => /killed by SIGHUP/.test(l.msg)), 'no worker was killed by the hangup');
+    const after = await nextStatus(cluster.port, (s) => s.workers === 2 && s.perWorker.every((w) => !before.perWorker.some((o) => o.pid === w.pid)));
+    assert.equal(after.perWorker.length, 2);
+    await waitFor(() => open.every(Boolean), { what: 'every client back on a new worker' });
+    await countIs(() => HELD, 'after the hangup');
+    assert.deepEqual(gaveUp, []);
+  } finally {
+    for (const source of sources) source.close();
+    await cluster.stop();
   }
 });
 

@@ -116,6 +116,40 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
     const out = await hostsSh('up', '3');
     net = JSON.parse(out.trim().split('\n').at(-1)!) as HostsNetwork;
     reportFile = path.join(state, 'loadgen.json');
+    // The clients every step below watches, started here rather than by the
+    // first step that counts them: when that step fails, the later ones
+    // still have their clients and say what they see, and clients that
+    // cannot be started fail the set-up, with that message, before any step.
+    loadgen = spawn(
+      'ip',
+      [
+        'netns', 'exec', net.loadHost,
+        process.execPath, path.join(ROOT, 'dist/loadgen/main.js'),
+        '--url', `http://${net.lb}/`,
+        '--connections', String(STREAMS),
+        '--rate', '1000',
+        '--reconnect',
+        '--sources', net.sources,
+        '--heartbeat-ms', '1000',
+        '--hold', '600',
+        '--duration', '660',
+        '--progress-json',
+        '--progress-ms', '250',
+        '--report', reportFile,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let rest = '';
+    loadgen.stderr!.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.startsWith('{')) continue;
+        latest = JSON.parse(line) as ProgressSnapshot;
+        progress.push({ at: performance.now(), snapshot: latest });
+      }
+    });
+    await waitFor(() => latest?.phase === 'hold', { what: 'the load generator to finish its ramp', timeoutMs: 30_000 });
   });
 
   // The steps share one network: when one fails, the logs of every process
@@ -147,36 +181,6 @@ describe('several hosts behind HAProxy, one Redis with Sentinel', () => {
   });
 
   test(`${STREAMS} streams through HAProxy: Redis counts them all, each host holds a share, and every host's feed says the same`, async () => {
-    loadgen = spawn(
-      'ip',
-      [
-        'netns', 'exec', net.loadHost,
-        process.execPath, path.join(ROOT, 'dist/loadgen/main.js'),
-        '--url', `http://${net.lb}/`,
-        '--connections', String(STREAMS),
-        '--rate', '1000',
-        '--reconnect',
-        '--sources', net.sources,
-        '--heartbeat-ms', '1000',
-        '--hold', '600',
-        '--duration', '660',
-        '--progress-json',
-        '--progress-ms', '250',
-        '--report', reportFile,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    );
-    let rest = '';
-    loadgen.stderr!.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) {
-        if (!line.startsWith('{')) continue;
-        latest = JSON.parse(line) as ProgressSnapshot;
-        progress.push({ at: performance.now(), snapshot: latest });
-      }
-    });
-    await waitFor(() => latest?.phase === 'hold', { what: 'the load generator to finish its ramp', timeoutMs: 30_000 });
     assert.equal(latest!.totals.established, STREAMS);
     await countSettlesAt(STREAMS, performance.now(), 'all streams counted');
     for (const app of net.apps) {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Fastify from 'fastify';
 import { prometheusContentType } from 'prom-client';
-import type { WorkerStats } from '../src/cluster/messages.js';
+import type { WorkerStats } from '../src/status/worker-stats.js';
 import type { ClusterCount } from '../src/counter/counter-store.js';
 import { installErrorHandling } from '../src/http/error-handler.js';
 import { metricsRoute } from '../src/http/routes/metrics.js';

@@ -17,7 +17,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { loadConfig } from '../src/config/config.js';
 import { redactUrl } from '../src/config/redact-url.js';
 import { ConfigError, EX_CONFIG } from '../src/errors.js';
-import { ROOT, runPrimary, startCluster, type TestCluster } from './helpers/cluster.js';
+import { ROOT, childPids, runPrimary, startCluster, type TestCluster } from './helpers/cluster.js';
 import { startRedisProcess, type RedisProcess } from './helpers/redis.js';
 import { openSse, type RawStream } from './helpers/sse-client.js';
 import { freePort, waitFor } from './helpers/wait.js';
@@ -159,6 +159,10 @@ async function countsAndKeepsQuiet(admin: Redis, env: Record<string, string>, ex
     await waitFor(async () => (await admin.get('connections')) === '1', { what: 'the stream counted in Redis' });
     // Each worker writes its own field: both authenticated, not just the primary.
     await waitFor(async () => Object.keys(await admin.hgetall(`connections:host:${hostId}`)).length === 2, { what: "both workers' fields" });
+    // They got it over IPC: a process's environment is readable by its user in /proc/<pid>/environ.
+    const workers = childPids(cluster.child.pid!);
+    assert.equal(workers.length, 2);
+    for (const pid of workers) assert.ok(!(await readFile(`/proc/${pid}/environ`, 'latin1')).includes(MARK), `a password in worker ${pid}'s environment`);
     // The primary and both workers said so (log lines travel apart from the Redis replies).
     await waitFor(() => cluster.logs.filter((l) => l.msg === 'redis connected').length === 3, { what: 'three redis connected lines' });
     const connected = cluster.logs.filter((l) => l.msg === 'redis connected');

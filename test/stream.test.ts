@@ -6,6 +6,7 @@ import { EventSource } from 'eventsource';
 import { startWorkerServer } from './helpers/worker-server.js';
 import { openSse, rawRequest } from './helpers/sse-client.js';
 import { waitFor } from './helpers/wait.js';
+import { MAX_STATUS_WATCHERS } from '../src/status/status-watchers.js';
 
 test('GET / answers an SSE head and a first frame at once, then heartbeats on its own cadence', async (t) => {
   const heartbeatMs = 400;
@@ -165,4 +166,25 @@ test('a full worker answers 503 with Retry-After instead of failing at accept', 
   assert.match(refused.text(), /\r\nretry-after: 5\r\n/i);
   assert.match(refused.text(), /MSSE_FULL/);
   for (const stream of held) stream.close();
+});
+
+test('status watchers are capped per worker: past the cap, 503 with Retry-After; a watcher that leaves makes room', async (t) => {
+  const server = await startWorkerServer();
+  t.after(() => server.close());
+  // Opened in one burst: the cap counts watchers answered in the same turn, before their take-over.
+  const watchers = Array.from({ length: MAX_STATUS_WATCHERS }, () => openSse(server.port, '/status_watcher'));
+  await waitFor(() => server.state.watchers.size === MAX_STATUS_WATCHERS, { what: `${MAX_STATUS_WATCHERS} watchers` });
+  const refused = openSse(server.port, '/status_watcher');
+  await refused.waitForText('\r\n\r\n');
+  assert.match(refused.text(), /^HTTP\/1\.1 503 Service Unavailable/);
+  assert.match(refused.text(), /\r\nretry-after: 5\r\n/i);
+  assert.match(refused.text(), /MSSE_TOO_MANY_WATCHERS/);
+  // The cap is the watchers', not the streams': GET / still opens.
+  const stream = openSse(server.port);
+  await stream.waitForText('retry:');
+  watchers.pop()!.close();
+  await waitFor(() => server.state.watchers.size === MAX_STATUS_WATCHERS - 1, { what: 'one watcher gone' });
+  const again = openSse(server.port, '/status_watcher');
+  await again.waitForText(': status');
+  for (const s of [...watchers, stream, again]) s.close();
 });

@@ -7,13 +7,12 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { INSIDE_VARIABLE, NetnsError, execInNetns } from './netns-host.js';
+import { HOSTS_VARIABLE, INSIDE_VARIABLE, benchHostsJson, inheritedEnv } from '../config/bench-env.js';
+import { NetnsError, execInNetns } from './netns-host.js';
 
 const run = promisify(execFile);
 const HOSTS_SH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../scripts/hosts.sh');
 
-/** Set, as the network's JSON, in the environment of the benchmark run inside the load host. */
-export const HOSTS_VARIABLE = 'MILLION_SSE_BENCH_HOSTS';
 const PREFIX = 'msse-bench';
 // HAProxy needs two descriptors a stream, and room besides.
 const STREAMS_PER_LB_PROCESS = 8_000;
@@ -35,7 +34,7 @@ export interface HostsNetwork {
 }
 
 export function hostsNetwork(): HostsNetwork | undefined {
-  const raw = process.env[HOSTS_VARIABLE];
+  const raw = benchHostsJson();
   return raw === undefined ? undefined : (JSON.parse(raw) as HostsNetwork);
 }
 
@@ -58,8 +57,7 @@ export interface HostsPlan {
 export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: (line: string) => void): Promise<number> {
   if (process.getuid?.() !== 0) throw new NetnsError('--hosts needs root (it makes network namespaces)');
   const lbProcesses = plan.direct ? 1 : Math.max(1, Math.ceil(plan.connections / STREAMS_PER_LB_PROCESS));
-  const env = {
-    ...process.env,
+  const env = inheritedEnv({
     ...plan.env,
     MSSE_HOSTS_PREFIX: PREFIX,
     MSSE_HOSTS_STATE: `/run/million-sse-bench-hosts-${process.pid}`,
@@ -68,7 +66,7 @@ export async function runOnHosts(argv: readonly string[], plan: HostsPlan, log: 
     MSSE_HOSTS_EHASH: String(plan.ehashBuckets),
     HEARTBEAT_MS: String(plan.heartbeatMs),
     LOG_LEVEL: 'warn',
-  };
+  });
   const hostsSh = (...args: string[]) => run(HOSTS_SH, args, { env, timeout: 180_000 });
   let network: HostsNetwork;
   const route = plan.direct

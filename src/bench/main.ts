@@ -7,7 +7,8 @@ import { applyTuning, runBench, workersFor } from './run-bench.js';
 import { runOnHosts } from './hosts-network.js';
 import { INDEX_HEADER, consistencyProblems, indexRow, markdownTable } from './bench-result.js';
 import { writeChart } from './chart.js';
-import { INSIDE_VARIABLE, NetnsError, bucketsFor, ehashBuckets, runInNetns } from './netns-host.js';
+import { NetnsError, bucketsFor, ehashBuckets, runInNetns } from './netns-host.js';
+import { benchNamespace } from '../config/bench-env.js';
 
 const log = (line: string): void => {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
@@ -33,7 +34,7 @@ async function main(): Promise<number> {
     process.stdout.write(BENCH_USAGE);
     return 0;
   }
-  if (process.env[INSIDE_VARIABLE] === undefined && options.hosts !== undefined) {
+  if (benchNamespace() === undefined && options.hosts !== undefined) {
     if (options.tune) await applyTuning((line) => log(`host ${line}`));
     const plan = {
       hosts: options.hosts,
@@ -47,7 +48,7 @@ async function main(): Promise<number> {
     // The whole run happens in the load host, from where HAProxy and the app hosts are reached.
     return runOnHosts([process.execPath, ...process.execArgv, ...process.argv.slice(1)], plan, log);
   }
-  if (process.env[INSIDE_VARIABLE] === undefined) {
+  if (benchNamespace() === undefined) {
     const needed = bucketsFor(options.connections);
     const host = ehashBuckets();
     const netns = options.netns ?? (host !== null && host.buckets < needed);

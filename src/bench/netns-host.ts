@@ -16,11 +16,10 @@
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { INSIDE_VARIABLE, inheritedEnv } from '../config/bench-env.js';
 
 const run = promisify(execFile);
 
-/** Set in the environment of the benchmark re-run inside the namespace, so it does not make another. */
-export const INSIDE_VARIABLE = 'MILLION_SSE_BENCH_NETNS';
 const CHILD_EHASH = '/proc/sys/net/ipv4/tcp_child_ehash_entries';
 const EHASH = '/proc/sys/net/ipv4/tcp_ehash_entries';
 /** The kernel's ceiling for tcp_child_ehash_entries. */
@@ -86,7 +85,7 @@ async function killInside(name: string): Promise<void> {
  * is passed on. The caller removes what it made once this resolves.
  */
 export async function execInNetns(name: string, argv: readonly string[], env: Record<string, string>): Promise<number> {
-  const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const child = spawn('ip', ['netns', 'exec', name, ...argv], { stdio: 'inherit', env: inheritedEnv(env) });
   const forward = (signal: NodeJS.Signals): void => {
     child.kill(signal);
   };

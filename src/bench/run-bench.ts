@@ -19,8 +19,9 @@ import { DIST, freePort, openLog } from './server-under-test.js';
 import { startBare, startHosts, startMillionSse, type Target, type TargetOptions } from './targets.js';
 import { hostsNetwork } from './hosts-network.js';
 import type { BenchResult, Sample } from './bench-result.js';
-import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
-import { defaultAcceptPath } from '../cluster/accept-path.js';
+import { ehashBuckets } from './netns-host.js';
+import { benchNamespace } from '../config/bench-env.js';
+import { defaultAcceptPath } from '../config/accept-path.js';
 import { cEngineBuilt } from '../loadgen/c-engine.js';
 import { checkEngineBuilt } from '../loadgen/engine.js';
 
@@ -385,7 +386,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const engine = options.engine ?? (cEngineBuilt() ? 'c' : 'node');
   checkEngineBuilt(engine);
   const hash = ehashBuckets();
-  const netns = process.env[INSIDE_VARIABLE] ?? null;
+  const netns = benchNamespace() ?? null;
   log(`load generator engine: ${engine}${engine === 'c' ? ` (reads batched every ${options.batchMs} ms)` : ''}; established hash: ${hash === null ? 'unknown' : `${hash.buckets.toLocaleString('en-US')} buckets${hash.own ? ' of its own' : ''}`}${netns === null ? ' (host)' : ` (namespace ${netns})`}`);
   const targetOptions = async (): Promise<TargetOptions> => ({
     port: options.port,

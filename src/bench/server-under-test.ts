@@ -7,6 +7,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer } from '../cluster/redis-launcher.js';
+import { inheritedEnv } from '../config/bench-env.js';
 
 export const DIST = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -35,7 +36,7 @@ export async function startRedis(port: number): Promise<Started> {
 
 export function startCluster(env: Record<string, string>, log: WriteStream): Started {
   const child = spawn(process.execPath, [path.join(DIST, 'primary.js')], {
-    env: { ...process.env, ...env },
+    env: inheritedEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.pipe(log, { end: false });

@@ -1,6 +1,7 @@
 // A worker's GET /metrics asks the primary, which owns the cluster's registry,
 // and waits for the answer carrying the same id; an answer that does not come
 // in time resolves to undefined, and a late one is dropped.
+import type { PrimaryMessage } from './messages.js';
 
 export class MetricsRequests {
   private readonly waiting = new Map<number, (text: string | undefined) => void>();
@@ -30,4 +31,25 @@ export class MetricsRequests {
     this.waiting.delete(id);
     resolve(text);
   }
+}
+
+/**
+ * The primary's side: renders the text and answers request `id`. A rendering
+ * that fails is answered without text, so that the scrape gets its 503 at
+ * once, and is handed to `onError`: left unhandled, the rejection would end
+ * the primary, and every stream with it.
+ */
+export async function answerMetricsRequest(
+  id: number,
+  render: () => Promise<string>,
+  reply: (message: PrimaryMessage) => void,
+  onError: (err: unknown) => void,
+): Promise<void> {
+  let text: string | undefined;
+  try {
+    text = await render();
+  } catch (err) {
+    onError(err);
+  }
+  reply(text === undefined ? { type: 'metrics', id } : { type: 'metrics', id, text });
 }

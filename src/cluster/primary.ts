@@ -1,19 +1,21 @@
 // The cluster primary: finds or starts Redis, forks the workers, publishes the
 // status feed once a second, removes the share of any worker that dies, reaps
 // hosts whose lease expired, and drains everything on SIGTERM or SIGINT.
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/config.js';
-import { workerEnv } from '../config/worker-config.js';
+import { workerEnv, type WorkerConfig } from '../config/worker-config.js';
 import type { Logger } from '../logger.js';
 import { createRedisClient, describeRedis, isRedisUp, loggableRedisError, redisTargetOf } from '../counter/redis-client.js';
 import { HungRedisWatch } from '../counter/hung-redis-watch.js';
 import { checkRedisAccess } from '../counter/redis-access-check.js';
 import { RedisCounterStore } from '../counter/redis-counter-store.js';
-import type { ClusterCount } from '../counter/counter-store.js';
+import { CountKeeper } from '../counter/count-keeper.js';
 import { StatusAggregator } from '../status/status-snapshot.js';
 import { ClusterMetrics } from '../status/metrics.js';
 import { ensureRedis } from './redis-launcher.js';
-import { pickPort } from './accept-path.js';
+import { pickPort } from './pick-port.js';
 import { Supervisor } from './supervisor.js';
+import { answerMetricsRequest } from './metrics-requests.js';
 import { installShutdown } from './shutdown.js';
 
 const STATUS_MS = 1_000;
@@ -67,58 +69,44 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     );
   }
   const port = config.port === 0 && config.acceptPath === 'reuseport' ? await pickPort(config.host) : config.port;
-  const resolved: Config = Object.freeze({ ...config, port, redisUrl: redisHandle.url });
+  // Each start is a run of its own: its workers' reports count, an earlier
+  // run's under the same HOST_ID no longer do (see counter/lua/claim.lua).
+  const runId = randomBytes(8).toString('hex');
+  const resolved: WorkerConfig = Object.freeze({ ...config, port, redisUrl: redisHandle.url, runId });
   const redis = createRedisClient(redisTarget, logger, config.redisCommandTimeoutMs);
   const hung = new HungRedisWatch(redis, logger, describeRedis(redisTarget));
-  const store = new RedisCounterStore(redis, config);
-  // While Redis is unreachable, or a Sentinel failover is under way, no host
-  // can renew its lease, so a lease that ran out then says nothing about its
-  // host. Reaping waits until our own connection has been up for a whole
-  // lease: by then every live host has reported again. (Without this, a
-  // failover longer than LEASE_MS removed every host's share for a second.)
-  let redisReadyAt = performance.now();
-  redis.on('ready', () => {
-    redisReadyAt = performance.now();
+  const store = new RedisCounterStore(redis, resolved);
+  const keeper = new CountKeeper({
+    store,
+    logger,
+    leaseMs: config.leaseMs,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+    isUp: () => isRedisUp(redis),
+    onOutcome: (err) => hung.outcome(err),
   });
-  const mayReap = (): boolean => performance.now() - redisReadyAt >= config.leaseMs;
+  redis.on('ready', () => keeper.connectionReady());
   const aggregator = new StatusAggregator(config.hostId);
   const metrics = new ClusterMetrics();
   /** Workers that have status watchers. */
   const watching = new Set<number>();
 
-  // Dead workers whose share could not be removed yet (Redis was down); retried every tick.
-  const deadWorkers = new Set<number>();
-  const removeDead = (): void => {
-    for (const id of deadWorkers) {
-      store.removeWorker(String(id)).then(
-        (removed) => {
-          deadWorkers.delete(id);
-          logger.info({ worker: id, removed }, "removed a dead worker's share of the count");
-        },
-        () => undefined,
-      );
-    }
-  };
-
   const supervisor = new Supervisor({
     workers: config.workers,
     nodeFlags: config.workerNodeFlags,
-    env: workerEnv(resolved),
+    env: workerEnv(),
     logger,
     onMessage: (workerId, message, reply) => {
       if (message.type === 'stats') aggregator.update(message.stats);
+      else if (message.type === 'config-request') reply({ type: 'config', config: resolved });
       else if (message.type === 'watching') {
         if (message.watching) watching.add(workerId);
         else watching.delete(workerId);
       } else {
         // Rendered on demand: most seconds nobody scrapes, and a large run has dozens of workers.
-        void metrics.render().then((text) => reply({ type: 'metrics', id: message.id, text }));
+        void answerMetricsRequest(message.id, () => metrics.render(), reply, (err) => logger.warn({ err }, 'could not render the metrics'));
       }
     },
-    onWorkerDied: (id) => {
-      deadWorkers.add(id);
-      removeDead();
-    },
+    onWorkerDied: (id) => keeper.workerGone(id),
   });
   // Every exit, a drained one (rolling restart) included: its figures leave
   // the status. A drained worker's share is already 0; it is marked dead in
@@ -126,44 +114,22 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
   supervisor.on('worker-exit', (id: number, died: boolean) => {
     aggregator.remove(id);
     watching.delete(id);
-    if (!died && !supervisor.draining) {
-      deadWorkers.add(id);
-      removeDead();
-    }
+    if (!died && !supervisor.draining) keeper.workerGone(id);
   });
 
   let statusFailures = 0;
-  // One tick at a time reads Redis, and the others do not wait for it: a
-  // Redis that has stopped answering holds that tick for up to
-  // REDIS_COMMAND_TIMEOUT_MS, and the feed must not freeze with it. Meanwhile
-  // the ticks repeat the last count read while it is younger than that
-  // timeout (a slow answer is not an outage), then say Redis is down.
-  let reading = false;
-  let lastRead: { count: ClusterCount; at: number } | undefined;
+  let readingHistory = false;
   const statusTick = setInterval(() => {
     void (async () => {
-      let count: ClusterCount | null = null;
-      if (reading) {
-        if (lastRead !== undefined && performance.now() - lastRead.at < config.redisCommandTimeoutMs) count = lastRead.count;
-      } else if (isRedisUp(redis)) {
-        reading = true;
-        removeDead();
-        try {
-          if (mayReap()) {
-            const reaped = await store.reapExpiredHosts();
-            if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
-          }
-          count = await store.read();
-          lastRead = { count, at: performance.now() };
-          // A Redis user without the hub's commands still counts: the length is then unknown.
-          aggregator.setHistoryLength(await redis.xlen(config.mercure.historyKey).catch(() => null));
-          hung.outcome();
-        } catch (err) {
-          hung.outcome(err);
-          count = null;
-        } finally {
-          reading = false;
-        }
+      const count = await keeper.tick();
+      // The history's length, read beside the count and never waited on: a
+      // Redis that stops answering must not hold the feed (see count-keeper.ts).
+      if (count !== null && !readingHistory) {
+        readingHistory = true;
+        redis
+          .xlen(config.mercure.historyKey)
+          .then((length) => aggregator.setHistoryLength(length), () => aggregator.setHistoryLength(null))
+          .finally(() => (readingHistory = false));
       }
       const snapshot = aggregator.snapshot(count);
       metrics.update(snapshot, aggregator.countedTotals);
@@ -204,6 +170,9 @@ export async function runPrimary(config: Config, logger: Logger): Promise<void> 
     );
   });
 
+  // Before the workers report: until this run holds its host, their reports
+  // are ignored. A Redis that is down now is retried by every status tick.
+  await keeper.claim();
   await supervisor.start();
   logger.info(
     {

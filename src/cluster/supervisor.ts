@@ -1,7 +1,7 @@
 // Forks the workers, restarts one that dies (with a back-off), and knows when
 // all of them listen. It never touches connections itself: with SO_REUSEPORT
 // the kernel hands them to the workers' own listening sockets, and on the
-// round-robin path Node's cluster module does (see accept-path.ts).
+// round-robin path Node's cluster module does (see config/accept-path.ts).
 import cluster, { type Worker } from 'node:cluster';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.js';
@@ -11,7 +11,8 @@ export interface SupervisorOptions {
   workers: number;
   /** Added to the primary's own execArgv for each worker. */
   nodeFlags: readonly string[];
-  env: Record<string, string>;
+  /** Merged over the primary's environment for each worker; an undefined value leaves the variable out. */
+  env: Record<string, string | undefined>;
   logger: Logger;
   /** A message from a worker; `reply` answers that worker alone. */
   onMessage(workerId: number, message: Exclude<WorkerMessage, { type: 'listening' }>, reply: (message: PrimaryMessage) => void): void;

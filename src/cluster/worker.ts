@@ -1,7 +1,7 @@
 // One worker: a Fastify server holding its share of the streams, reporting its
 // count to Redis and its figures to the primary once a second.
 import cluster from 'node:cluster';
-import { workerConfig } from '../config/worker-config.js';
+import type { WorkerConfig } from '../config/worker-config.js';
 import { createLogger } from '../logger.js';
 import { buildServer } from '../http/server.js';
 import { createWorkerState } from '../http/worker-state.js';
@@ -35,8 +35,29 @@ function hubFigures(hub: Hub): Pick<WorkerStats, 'subscribers' | 'published' | '
   };
 }
 
+/** The configuration, from the primary over IPC (see config/worker-config.ts). */
+function receiveConfig(): Promise<WorkerConfig> {
+  return new Promise((resolve, reject) => {
+    if (process.send === undefined) {
+      reject(new Error('no IPC channel: start the server with the primary (node dist/primary.js)'));
+      return;
+    }
+    const onMessage = (message: unknown): void => {
+      if (!isPrimaryMessage(message) || message.type !== 'config') return;
+      process.off('message', onMessage);
+      resolve(Object.freeze(message.config));
+    };
+    process.on('message', onMessage);
+    process.send({ type: 'config-request' } satisfies WorkerMessage);
+  });
+}
+
 export async function runWorker(): Promise<void> {
-  const config = workerConfig();
+  // A hangup of the terminal reaches the whole process group. Whether it
+  // means a rolling restart is the primary's to decide (it gets the same
+  // signal); left to its default, it would kill every worker at once.
+  process.on('SIGHUP', () => undefined);
+  const config = await receiveConfig();
   const workerId = cluster.worker?.id ?? 0;
   const logger = createLogger(config.logLevel, { role: 'worker', worker: workerId });
 
@@ -191,7 +212,7 @@ export async function runWorker(): Promise<void> {
     if (!isPrimaryMessage(message)) return;
     if (message.type === 'snapshot') watchers.publish(message.json);
     else if (message.type === 'metrics') metrics.settle(message.id, message.text);
-    else void drain();
+    else if (message.type === 'drain') void drain();
   });
   // The primary coordinates shutdown; a signal that reaches the worker directly
   // (Ctrl-C reaches the whole process group) means the same drain.

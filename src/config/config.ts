@@ -9,7 +9,8 @@ import { ConfigError } from '../errors.js';
 import { openFileLimit } from './open-file-limit.js';
 import { redactUrl } from './redact-url.js';
 import { loadMercureConfig, type MercureConfig } from './mercure-config.js';
-import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from '../cluster/accept-path.js';
+import { wholeNumber } from './whole-number.js';
+import { defaultAcceptPath, nodeHasReusePort, type AcceptPath } from './accept-path.js';
 
 export type HeartbeatKind = 'comment' | 'nul';
 export type TickPhase = 'spread' | 'aligned';
@@ -57,7 +58,7 @@ export interface Config {
   readonly expectedConnections: number;
   /** Node/V8 flags added to each worker's command line. */
   readonly workerNodeFlags: readonly string[];
-  /** How connections reach the workers (see cluster/accept-path.ts), and why that one. */
+  /** How connections reach the workers (see config/accept-path.ts), and why that one. */
   readonly acceptPath: AcceptPath;
   readonly acceptPathReason: string;
   /** Where in the heartbeat tick each worker's wheel fires (see connections/timing-wheel.ts). */
@@ -76,11 +77,7 @@ const RESERVED_FDS = 100;
 
 function integer(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
-  const value = Number(raw.trim());
-  if (value < min || value > max) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
-  return value;
+  return wholeNumber(name, raw === '' ? undefined : raw, fallback, min, max);
 }
 
 function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {

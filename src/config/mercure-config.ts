@@ -5,6 +5,7 @@
 // used stops start-up with its variable's name instead of failing every request.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { wholeNumber } from './whole-number.js';
 
 export type JwtAlg = 'HS256' | 'HS384' | 'HS512' | 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA' | 'PS256';
 const ALGS: readonly JwtAlg[] = ['HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'PS256'];
@@ -125,10 +126,7 @@ function corsOrigins(env: Env): string[] {
 
 function count(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw.trim().replace(/_/g, ''));
-  if (!/^\d[\d_]*$/.test(raw.trim()) || value < min || value > max) throw new ConfigError(name, raw, `a whole number from ${min} to ${max}`);
-  return value;
+  return wholeNumber(name, raw === '' ? undefined : raw, fallback, min, max);
 }
 
 export function loadMercureConfig(env: Env): MercureConfig {

@@ -39,6 +39,8 @@ export class ConnectionRegistry {
   private heartbeats = 0;
   private emptied: (() => void) | undefined;
   private readonly onRemoved: ((socket: Socket) => void) | undefined;
+  /** Set by drain(): a stream added from then on is ended as soon as it is held. */
+  private draining = false;
   // One function for every connection; the socket arrives as `this`.
   private readonly onGone: (this: Socket) => void;
 
@@ -78,13 +80,16 @@ export class ConnectionRegistry {
   cancel(socket?: Socket): void {
     if (this.reserved > 0) this.reserved--;
     if (socket !== undefined) this.onRemoved?.(socket);
+    this.checkEmptied();
   }
 
   add(socket: Socket): void {
-    this.cancel();
     this.wheel.add(socket);
     this.opened++;
     holdSocket(socket, this.onGone);
+    // Answered before the drain began, taken over after it listed the
+    // streams: ended as gracefully as the others, not cut with the stragglers.
+    if (this.draining) socket.end();
   }
 
   /** The one teardown; 'close' calls it, and calling it again does nothing. */
@@ -92,7 +97,12 @@ export class ConnectionRegistry {
     if (!this.wheel.remove(socket)) return;
     this.closed++;
     this.onRemoved?.(socket);
-    if (this.wheel.size === 0) this.emptied?.();
+    this.checkEmptied();
+  }
+
+  /** The drain is over once no stream is held and none answered is still to be taken over. */
+  private checkEmptied(): void {
+    if (this.wheel.size === 0 && this.reserved === 0) this.emptied?.();
   }
 
   /**
@@ -143,6 +153,7 @@ export class ConnectionRegistry {
    * Resolves when all are gone; sockets still open at the end are destroyed.
    */
   async drain(spreadMs: number): Promise<void> {
+    this.draining = true;
     this.wheel.stop();
     const sockets = [...this.wheel.items()];
     // Fisher-Yates, then end them in even slices over the spread.
@@ -152,7 +163,7 @@ export class ConnectionRegistry {
     }
     const emptied = new Promise<void>((resolve) => {
       this.emptied = resolve;
-      if (this.wheel.size === 0) resolve();
+      this.checkEmptied();
     });
     const slices = Math.max(1, Math.min(sockets.length, Math.floor(spreadMs / 50)));
     const perSlice = Math.ceil(sockets.length / slices);

@@ -1,5 +1,6 @@
 // The bytes of an SSE stream, built once and shared by every connection.
 // Format: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { HeartbeatKind } from '../config/config.js';
 
 const BASE_HEADERS: Readonly<Record<string, string>> = {
@@ -14,14 +15,21 @@ const BASE_HEADERS: Readonly<Record<string, string>> = {
 
 /**
  * The response head, as latin1 text. `extra` carries headers that hooks set on
- * the reply (CORS, for instance); values were already validated by Node when set.
+ * the reply (CORS, for instance). The head goes out on the raw socket, past
+ * the checks Node's writeHead makes, so they are made here: a name that is no
+ * token, or a value with CR, LF or another control character (one header
+ * injecting another, or a body), throws Node's own TypeError instead.
  */
 export function responseHead(extra: Readonly<Record<string, unknown>> = {}): string {
   let head = 'HTTP/1.1 200 OK\r\n';
   const headers: Record<string, unknown> = { ...extra, ...BASE_HEADERS };
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    for (const one of Array.isArray(value) ? value : [value]) head += `${name}: ${String(one)}\r\n`;
+    validateHeaderName(name);
+    for (const one of Array.isArray(value) ? value : [value]) {
+      validateHeaderValue(name, String(one));
+      head += `${name}: ${String(one)}\r\n`;
+    }
   }
   return head + '\r\n';
 }

@@ -37,6 +37,13 @@ export interface TimingWheelOptions<T> {
   phase?: number;
   /** Injectable for tests. */
   now?: () => number;
+  /**
+   * The wall-clock time, in ms since the epoch, at which `now()` reads 0: the
+   * wheel aligns its ticks to the wall clock through it. Default
+   * performance.timeOrigin with the real clock; with an injected `now`, no
+   * alignment unless a test gives one.
+   */
+  clockOrigin?: number;
 }
 
 const NOT_HELD = -1;
@@ -77,8 +84,8 @@ export class TimingWheel<T extends Slotted> {
     this.onFire = options.onFire;
     this.phaseMs = (options.phase ?? 0) * this.tickMs;
     this.now = options.now ?? performance.now.bind(performance);
-    // A wheel on its own clock (tests) is not aligned to the wall clock.
-    this.clockOrigin = options.now === undefined ? performance.timeOrigin : undefined;
+    // A wheel on its own clock (tests) is not aligned to the wall clock unless given an origin.
+    this.clockOrigin = options.clockOrigin ?? (options.now === undefined ? performance.timeOrigin : undefined);
     this.nextFireAt = this.now() + this.tickMs;
   }
 

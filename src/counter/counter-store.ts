@@ -31,10 +31,18 @@ export interface GoneHost {
 }
 
 export interface CounterStore {
-  /** Sets this worker's absolute count and renews the host's lease. Idempotent. */
+  /**
+   * Makes this run the one whose reports count for its host, and removes
+   * whatever an earlier run under the same host id left. A primary calls it
+   * before its workers' reports can count. Idempotent. Returns the share removed.
+   */
+  claimHost(): Promise<number>;
+  /** Sets this worker's absolute count and renews the host's lease; ignored unless this run holds the host. Idempotent. */
   report(workerId: string, held: number): Promise<void>;
   /** Removes exactly one dead worker's share; later reports from it are ignored. Returns the share removed. */
   removeWorker(workerId: string): Promise<number>;
+  /** Forgets a dead worker's tombstone, once no late report of it can arrive. Returns whether there was one. */
+  forgetWorker(workerId: string): Promise<boolean>;
   /** Removes this host's whole share (clean shutdown). Returns the share removed. */
   removeHost(): Promise<number>;
   /** Removes the share of every host whose lease has expired. Returns the ids removed. */

@@ -8,6 +8,8 @@ const DEAD = -1;
 export class MemoryCounterState {
   total = 0;
   readonly hosts = new Map<string, { workers: Map<string, number>; leaseUntil: number; reportedAt: number }>();
+  /** Host id -> the run whose reports count (Redis: <prefix>run:<hostId>). */
+  readonly runs = new Map<string, string>();
   /** Newest first, at most 20, as in Redis. */
   readonly gone: GoneHost[] = [];
 }
@@ -18,6 +20,7 @@ export class MemoryCounterStore implements CounterStore {
     private readonly hostId: string,
     private readonly leaseMs: number,
     private readonly now: () => number = Date.now,
+    private readonly runId = 'run-1',
   ) {}
 
   private host() {
@@ -29,7 +32,29 @@ export class MemoryCounterStore implements CounterStore {
     return host;
   }
 
+  async claimHost(): Promise<number> {
+    if (this.state.runs.get(this.hostId) === this.runId) return 0;
+    return this.clearHost();
+  }
+
+  /** The clean slate of claim.lua: the host's earlier share leaves the total, and this run holds it. */
+  private clearHost(): number {
+    // As in Redis, a claim alone does not make a host one of those with a share: its first report does.
+    const host = this.state.hosts.get(this.hostId);
+    let sum = 0;
+    for (const held of host?.workers.values() ?? []) sum += Math.max(0, held);
+    host?.workers.clear();
+    this.state.total -= sum;
+    this.state.runs.set(this.hostId, this.runId);
+    return sum;
+  }
+
   async report(workerId: string, held: number): Promise<void> {
+    const run = this.state.runs.get(this.hostId);
+    if (run !== this.runId) {
+      if (run !== undefined) return;
+      this.clearHost();
+    }
     const host = this.host();
     const old = host.workers.get(workerId) ?? 0;
     if (old === DEAD) return;
@@ -45,6 +70,11 @@ export class MemoryCounterStore implements CounterStore {
     host.workers.set(workerId, DEAD);
     this.state.total -= old;
     return old;
+  }
+
+  async forgetWorker(workerId: string): Promise<boolean> {
+    const host = this.state.hosts.get(this.hostId);
+    return host?.workers.get(workerId) === DEAD && host.workers.delete(workerId);
   }
 
   async removeHost(): Promise<number> {
@@ -79,6 +109,7 @@ export class MemoryCounterStore implements CounterStore {
     let sum = 0;
     for (const held of host.workers.values()) sum += Math.max(0, held);
     this.state.hosts.delete(hostId);
+    this.state.runs.delete(hostId);
     this.state.total -= sum;
     this.state.gone.unshift({ id: hostId, cause, connections: sum, at: this.now() });
     this.state.gone.length = Math.min(this.state.gone.length, 20);

@@ -23,7 +23,7 @@ export const CHECK_TIMEOUT_MS = 3_000;
  */
 export async function checkRedisAccess(
   target: RedisTarget,
-  options: RedisCounterStoreOptions,
+  options: Omit<RedisCounterStoreOptions, 'runId'>,
   logger: Logger,
   timeoutMs = CHECK_TIMEOUT_MS,
 ): Promise<Error | null> {
@@ -48,10 +48,11 @@ export async function checkRedisAccess(
     connected = true;
     // A host id of its own: the check adds and removes only its own keys, and
     // if it dies half-way its lease expires and any primary reaps a share of 0.
-    const store = new RedisCounterStore(redis, { ...options, hostId: `${options.hostId}-start-check` });
+    const store = new RedisCounterStore(redis, { ...options, hostId: `${options.hostId}-start-check`, runId: 'start-check' });
     // Each script the workers and the primary run, so that an ACL user missing
     // a command or a key pattern is caught here. The second report goes as
     // EVALSHA (ioredis sends a script's first call on a connection as EVAL).
+    await store.claimHost();
     await store.report('check', 0);
     await store.report('check', 0);
     // Reaping is what the primary does every second anyway; said the same way.
@@ -59,6 +60,8 @@ export async function checkRedisAccess(
     if (reaped.length > 0) logger.warn({ hosts: reaped }, 'removed the share of hosts whose lease expired');
     await store.read();
     await store.removeWorker('check');
+    // forgetWorker (HDEL) is left out: without it only tombstones stay, so an
+    // ACL line from before it still starts.
     await store.removeHost({ remember: false });
     return null;
   };

@@ -3,6 +3,7 @@
 // it got (a ConfigError, from the project's one error catalogue).
 import os from 'node:os';
 import { ConfigError } from '../errors.js';
+import { wholeNumber } from '../config/whole-number.js';
 import { parseEngine, type Engine } from './engine.js';
 import { parseSourceRange, SourceRangeError } from './source-range.js';
 
@@ -108,16 +109,8 @@ export const MAX_BATCH_MS = 1_000;
 /** The C engine's bound on the request it sends (native/loadgen-client/messages.h). */
 const MAX_C_REQUEST_HEADER_BYTES = 60_000;
 
-/** A whole-number flag within [min, max]; the benchmark's flags use it too. */
-export function integer(flag: string, raw: string | undefined, fallback: number, min: number, max: number): number {
-  if (raw === undefined) return fallback;
-  const text = raw.trim().replaceAll('_', '');
-  const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) {
-    throw new ConfigError(flag, raw, `a whole number from ${min} to ${max}`);
-  }
-  return value;
-}
+/** A whole-number flag within [min, max]; the benchmark's flags use it too. The same reading as the server's variables. */
+export const integer = wholeNumber;
 
 function seconds(flag: string, raw: string | undefined, fallback: number, max: number): number {
   if (raw === undefined) return fallback * 1000;

@@ -2,7 +2,7 @@
 // workers' figures and the count in Redis, then sent to every worker to write
 // to its watchers. Rates are per second; totals only grow while a worker lives.
 import os from 'node:os';
-import type { WorkerStats } from '../cluster/messages.js';
+import type { WorkerStats } from './worker-stats.js';
 import type { ClusterCount, GoneHost, HostShare } from '../counter/counter-store.js';
 import { memoryFigures } from './memory.js';
 

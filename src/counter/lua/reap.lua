@@ -6,7 +6,7 @@
 -- KEYS[1]  the shared total
 -- KEYS[2]  the set of host ids
 -- KEYS[3]  the list of hosts that have gone: the last 20, newest first
--- ARGV[1]  the key prefix; host keys are <prefix>host:<id> and <prefix>lease:<id>
+-- ARGV[1]  the key prefix; host keys are <prefix>host:<id>, <prefix>lease:<id> and <prefix>run:<id>
 -- Returns a flat list: host id, connections removed, host id, connections removed, ...
 local reaped = {}
 for _, host in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -16,7 +16,7 @@ for _, host in ipairs(redis.call('SMEMBERS', KEYS[2])) do
     for _, value in ipairs(redis.call('HVALS', hash)) do
       sum = sum + (tonumber(value) or 0)
     end
-    redis.call('DEL', hash)
+    redis.call('DEL', hash, ARGV[1] .. 'run:' .. host)
     redis.call('SREM', KEYS[2], host)
     redis.call('DECRBY', KEYS[1], sum)
     local time = redis.call('TIME')

@@ -7,6 +7,7 @@
 -- KEYS[3]  the host's lease key
 -- KEYS[4]  the set of host ids
 -- KEYS[5]  the list of hosts that have gone: the last 20, newest first
+-- KEYS[6]  the host's run key (see claim.lua): no run holds the host any more
 -- ARGV[1]  the host id
 -- ARGV[2]  why it went ("stopped": a clean shutdown); empty: not recorded
 -- Returns the number of connections removed.
@@ -15,7 +16,7 @@ for _, value in ipairs(redis.call('HVALS', KEYS[2])) do
   sum = sum + (tonumber(value) or 0)
 end
 local present = redis.call('SREM', KEYS[4], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[6])
 redis.call('DECRBY', KEYS[1], sum)
 if present == 1 and ARGV[2] ~= '' then
   local time = redis.call('TIME')

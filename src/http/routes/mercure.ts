@@ -2,6 +2,7 @@
 // Publication). GET subscribes: an SSE stream like GET /'s, held and counted
 // by the same registry, that also carries the updates its matchers select.
 // POST publishes. OPTIONS answers browsers' CORS preflights.
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   Draining,
@@ -86,6 +87,16 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
     }
   };
 
+  /** Opens the stream of a subscriber already attached; one whose head cannot be written leaves the hub at once. */
+  const openAttached = (request: FastifyRequest, reply: FastifyReply, socket: Socket): void => {
+    try {
+      openStream(request, reply, openingFrame(config.retryMs), registry);
+    } catch (err) {
+      state.hub?.detach(socket);
+      throw err;
+    }
+  };
+
   app.get(HUB_PATH, STREAM_ROUTE_OPTIONS, async (request, reply) => {
     const hub = state.hub;
     if (hub === undefined) throw new MercureUnavailable('the hub is starting');
@@ -111,7 +122,7 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
     if (corsHeaders !== undefined) reply.headers(corsHeaders);
     if (lastEventId === undefined) {
       hub.attach(socket, parsed.matchers, grants?.subscribe, grants?.expiresAt, false);
-      openStream(request, reply, openingFrame(config.retryMs), registry);
+      openAttached(request, reply, socket);
       return undefined;
     }
     const subscriber = hub.attach(socket, parsed.matchers, grants?.subscribe, grants?.expiresAt, true);
@@ -125,7 +136,7 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
     }
     // The id before the first update sent, or `earliest` when the requested one is not in the history.
     reply.header('mercure-last-event-id', start.kind === 'after' ? lastEventId : 'earliest');
-    openStream(request, reply, openingFrame(config.retryMs), registry);
+    openAttached(request, reply, socket);
     await hub.replay(subscriber, start, lastEventId);
     return undefined;
   });

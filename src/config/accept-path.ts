@@ -1,5 +1,5 @@
 // How connections reach the workers: the one decision about the accept path,
-// made once by the primary and handed to every worker with the Config.
+// made once when the Config is read, and handed to every worker with it.
 //
 // reuseport: each worker listens on the port with a socket of its own
 //   (SO_REUSEPORT, `listen({ reusePort: true, exclusive: true })`, Node
@@ -15,8 +15,6 @@
 //
 // https://man7.org/linux/man-pages/man7/socket.7.html (SO_REUSEPORT)
 // https://nodejs.org/api/net.html#serverlistenoptions-callback (reusePort)
-import net from 'node:net';
-
 export type AcceptPath = 'reuseport' | 'round-robin';
 
 /** Platforms whose kernels balance connections over SO_REUSEPORT listeners, as Node documents. */
@@ -40,22 +38,4 @@ export function defaultAcceptPath(
     return { path: 'round-robin', reason: `Node ${version} has no reusePort listen option (22.12 or later has)` };
   }
   return { path: 'reuseport', reason: `SO_REUSEPORT on ${platform}` };
-}
-
-/**
- * With the round-robin path, port 0 means one port that the primary picks for
- * everyone. With SO_REUSEPORT each worker binds on its own, so port 0 would
- * give each of them a different port; the primary picks a free one first.
- * (Another process could take it between this close and the workers' bind;
- * the workers would then fail to listen and say so.)
- */
-export async function pickPort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host, exclusive: true }, () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
 }
