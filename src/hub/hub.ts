@@ -4,6 +4,7 @@
 // missed before switching it to live updates with no gap and no duplicate.
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
+import { loggableRedisError } from '../counter/redis-client.js';
 import type { History, ReplayStart } from './history.js';
 import { FanOut } from './fan-out.js';
 import { anyMatches, type Matcher } from './matchers.js';
@@ -160,7 +161,7 @@ export class Hub {
     } catch (err) {
       // The history went away mid-replay: the client comes back with the
       // last id it got, and the replay starts again from there.
-      this.options.logger.warn({ err }, 'replaying the history failed; ending the stream so that the client resumes');
+      this.options.logger.warn({ err: loggableRedisError(err as Error) }, 'replaying the history failed; ending the stream so that the client resumes');
       socket.destroy();
       return;
     }

@@ -9,6 +9,7 @@
 // REDIS_COMMAND_TIMEOUT_MS.
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.js';
+import { loggableRedisError } from '../counter/redis-client.js';
 import { fromStreamEntry, type StoredUpdate } from './update.js';
 
 /** How long one XREAD waits for news; the client's own timeout is this plus REDIS_COMMAND_TIMEOUT_MS. */
@@ -56,7 +57,8 @@ export class UpdateSource {
         if (!this.running) return;
         if (!this.failing) {
           this.failing = true;
-          this.logger.warn({ err, after: this.lastEntryId }, 'reading the update history failed; retrying from the last update seen');
+          // Never the raw error: a refused AUTH carries the password in its command's arguments.
+          this.logger.warn({ err: loggableRedisError(err as Error), after: this.lastEntryId }, 'reading the update history failed; retrying from the last update seen');
         }
         // A command that timed out leaves a connection that may be frozen:
         // start a fresh one (with Sentinel, that asks the Sentinels again).

@@ -24,6 +24,7 @@ import { parsePublishRequest } from '../../hub/publish-request.js';
 import { MatcherCache, parseSubscribeRequest } from '../../hub/subscribe-request.js';
 import { TooManyPublishes } from '../../hub/hub.js';
 import { ReplicationError } from '../../hub/history.js';
+import { loggableRedisError } from '../../counter/redis-client.js';
 import type { WorkerState } from '../worker-state.js';
 
 const LEGACY_COOKIE = 'mercureAuthorization';
@@ -131,7 +132,7 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
       start = await hub.resolve(lastEventId);
     } catch (err) {
       hub.detach(socket);
-      request.log.warn({ err }, 'the history could not be read for a replay');
+      request.log.warn({ err: loggableRedisError(err as Error) }, 'the history could not be read for a replay');
       throw new MercureUnavailable('the update history cannot be read right now; retry shortly');
     }
     // The id before the first update sent, or `earliest` when the requested one is not in the history.
@@ -177,10 +178,10 @@ export function mercureRoutes(app: FastifyInstance, state: WorkerState): void {
     } catch (err) {
       if (err instanceof TooManyPublishes) throw new MercureUnavailable('too many publishes in flight on this worker; retry shortly');
       if (err instanceof ReplicationError) {
-        request.log.warn({ err }, 'an update was stored but not confirmed by enough replicas');
+        request.log.warn({ err: loggableRedisError(err) }, 'an update was stored but not confirmed by enough replicas');
         throw new MercureUnavailable('the update reached the Redis master but not MERCURE_PUBLISH_REPLICAS replicas in time: it may still be delivered, and may be lost in a failover');
       }
-      request.log.warn({ err }, 'an update could not be stored');
+      request.log.warn({ err: loggableRedisError(err as Error) }, 'an update could not be stored');
       throw new MercureUnavailable('the update history cannot be written right now; nothing was published');
     }
     return reply.code(200).type('text/plain; charset=utf-8').send(id);
