@@ -3,6 +3,7 @@
 import type { KernelSample, MachineCpu } from './proc-sampler.js';
 import type { SecondFigures, StallProfile } from './stall-profile.js';
 import type { Percentiles } from '../loadgen/histogram.js';
+import type { FanOut } from './fan-out-figures.js';
 
 export interface Sample {
   /** Milliseconds since the hold started. */
@@ -44,6 +45,10 @@ export interface BenchResult {
     hosts?: number | null;
     /** --direct: the app host reached without HAProxy. */
     direct?: boolean;
+    /** --publish-rate, --topics, --payload: present when the run published. */
+    publishRate?: number;
+    topics?: number;
+    payloadBytes?: number;
   };
   /** Where the run happened: a namespace made for it (null: the host) and its established-hash size. */
   host?: { netns: string | null; ehashBuckets: number | null; ownEhash: boolean | null };
@@ -114,6 +119,8 @@ export interface BenchResult {
     late: number;
     /** Frames the clients received: one opening frame per stream plus the heartbeats. */
     receivedFrames: number;
+    /** Of those, updates (events carrying a publish time): not heartbeats. Absent in older results. */
+    updateFrames?: number;
     openingFrames: number;
     serverWritten: number;
     serverWrittenAtEndOfHold: number;
@@ -121,6 +128,8 @@ export interface BenchResult {
   loadgen: { exitCode: number | null; processes: number; endedBy: string; complete: boolean };
   /** The hold's stall seconds set against its other seconds (see stall-profile.ts); absent in older results, null without a status feed. */
   stalls?: StallProfile | null;
+  /** With --publish-rate: the fan-out over the hold; the hold's heartbeat gaps and /ping are then those during it. Absent or null: no publishing. */
+  fanOut?: FanOut | null;
   samples: Sample[];
   /** With --compare: million-sse against a bare node:net loop, medians of alternating runs. */
   comparison: Comparison | null;
@@ -149,7 +158,7 @@ export function consistencyProblems(result: BenchResult): string[] {
   if (result.established !== n) problems.push(`established ${result.established}, expected ${n}`);
   if (result.statusConnections !== result.established) problems.push(`/status_watcher reported ${result.statusConnections}, the load generator established ${result.established}`);
   if (result.failed.total !== 0) problems.push(`${result.failed.total} connections failed: ${JSON.stringify(result.failed.byReason)}`);
-  const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames;
+  const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames - (result.heartbeats.updateFrames ?? 0);
   const written = result.heartbeats.serverWritten;
   // Every heartbeat a client received was written by the server; at most one
   // per stream can be in flight (or written to a closing socket) at the end,
@@ -164,6 +173,13 @@ export function consistencyProblems(result: BenchResult): string[] {
   for (const [name, rss] of Object.entries(result.memory.holdRssMedianBytes)) if (!(rss > 0)) problems.push(`no RSS samples for ${name}`);
   if (result.ping.samples === 0) problems.push('no /ping samples');
   if (result.loadgen.exitCode !== 0) problems.push(`the load generator exited with ${result.loadgen.exitCode}`);
+  const fan = result.fanOut;
+  if (fan) {
+    if (fan.publish.failed.total > 0) problems.push(`${fan.publish.failed.total} publishes failed: ${JSON.stringify(fan.publish.failed.byReason)}`);
+    if (fan.missing > 0) problems.push(`${fan.missing} of ${fan.expected} deliveries missing`);
+    if (fan.duplicates > 0 || fan.outOfOrder > 0) problems.push(`${fan.duplicates} duplicate and ${fan.outOfOrder} out-of-order deliveries`);
+    if (fan.received === 0) problems.push('no update delivered');
+  }
   return problems;
 }
 
@@ -201,6 +217,25 @@ function hostLine(result: BenchResult): string {
   return `${where}${hash}${engine}${server}${hosts}`;
 }
 
+const ms = (value: number | null): string => (value === null ? 'n/a' : `${value} ms`);
+
+/** The fan-out's rows, where the run published. */
+function fanOutRows(result: BenchResult): Array<[string, string, string]> {
+  const f = result.fanOut;
+  if (!f) return [];
+  const failed = f.publish.failed.total > 0 ? ` (${Object.entries(f.publish.failed.byReason).map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
+  const rows: Array<[string, string, string]> = [
+    ['publishing', '', `${f.publish.ok.toLocaleString('en-US')} of ${f.publish.attempted.toLocaleString('en-US')} accepted over ${f.publish.seconds} s (${f.publishRate}/s, ${f.topics} topic${f.topics === 1 ? '' : 's'}, ${f.payloadBytes} B), ${f.publish.failed.total} failed${failed}; publish p50 ${ms(f.publish.latencyMs.p50)}, p99 ${ms(f.publish.latencyMs.p99)}`],
+    ['deliveries', '', `${f.deliveriesPerSec.toLocaleString('en-US')} /s; ${f.received.toLocaleString('en-US')} of ${f.expected.toLocaleString('en-US')} due, ${f.missing} missing, ${f.duplicates} duplicate, ${f.outOfOrder} out of order`],
+    ['delivery latency', '', `p50 ${ms(f.deliveryMs.p50)}, p99 ${ms(f.deliveryMs.p99)}, max ${ms(f.deliveryMs.max)} (publish time to the client's read; heartbeat gaps and /ping above are during the fan-out)`],
+  ];
+  if (f.lastSubscriber) {
+    const l = f.lastSubscriber;
+    rows.push(['until the last subscriber has it', '', `median ${ms(l.medianMs)}, max ${ms(l.maxMs)} over ${l.updates} updates (${l.reachedAll} reached every subscriber)`]);
+  }
+  return rows;
+}
+
 export function markdownTable(result: BenchResult): string {
   const { heartbeats: hb, memory, cpu, ping } = result;
   const n = result.settings.connections.toLocaleString('en-US');
@@ -216,6 +251,7 @@ export function markdownTable(result: BenchResult): string {
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
     ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; from ${memory.slopesFromMs == null ? 'n/a' : Math.round(memory.slopesFromMs / 1000)} s on, with the count steady, server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)}${memory.workersHeapLiveSlopeBytesPerHour == null ? '' : `; left after their major GCs: ${slope(memory.workersHeapLiveSlopeBytesPerHour)}`})`}`],
+    ...fanOutRows(result),
     ['host', '', hostLine(result)],
   ];
   const table = [

@@ -34,6 +34,12 @@ export interface BenchOptions {
   hosts: number | undefined;
   /** With --hosts 1: the load host reaches the app host without HAProxy (a server host and a load host). */
   direct: boolean;
+  /** Updates published a second through the hub's HTTP API over the hold; 0: none (heartbeats only). */
+  publishRate: number;
+  /** With publishing: the clients subscribe over this many topics (1: a broadcast). */
+  topics: number;
+  /** With publishing: each update's data, in bytes. */
+  payloadBytes: number;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -90,6 +96,19 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       opens the streams on the app host itself (a server host
                       and a load host, each a namespace with its own
                       established hash, joined over veth)
+  --publish-rate R    publish R updates a second through the hub's HTTP API
+                      (POST /.well-known/mercure, with a token signed for the
+                      run) over the hold; the clients subscribe through
+                      Mercure and the result gains the fan-out: publish
+                      latency and failures, deliveries a second, delivery
+                      latency, the time until the last subscriber has a
+                      broadcast, missing and duplicate updates (default 0: no
+                      publishing, heartbeats only)
+  --topics T          with --publish-rate: the clients spread over T topics
+                      and the updates round-robin over them (default 1: a
+                      broadcast to every client)
+  --payload B         with --publish-rate: bytes of data per update
+                      (default 100)
   --quick             a few thousand connections, a short hold: a smoke test
   --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
   --out DIR           results folder (default bench/results)
@@ -123,6 +142,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'accept-path': { type: 'string' },
       hosts: { type: 'string' },
       direct: { type: 'boolean' },
+      'publish-rate': { type: 'string' },
+      topics: { type: 'string' },
+      payload: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -137,8 +159,19 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   if (hosts !== undefined && values.compare === true) throw new ConfigError('--hosts', values.hosts!, 'without --compare (the bare loop is one process on one host)');
   if (hosts !== undefined && values.netns === true) throw new ConfigError('--hosts', values.hosts!, 'without --netns (every host is a namespace of its own already)');
   if (values.direct === true && hosts !== 1) throw new ConfigError('--direct', values.hosts ?? '(no --hosts)', 'with --hosts 1 (the load generator opens every stream on one URL)');
+  const publishRate = integer('--publish-rate', values['publish-rate'], 0, 0, 100_000);
+  if (publishRate === 0 && (values.topics !== undefined || values.payload !== undefined)) {
+    throw new ConfigError(values.topics !== undefined ? '--topics' : '--payload', values.topics ?? values.payload!, 'with --publish-rate (nothing is published without it)');
+  }
+  // The bare loop has no hub to publish to, and a --hosts network no route for the benchmark's publisher yet.
+  if (publishRate > 0 && values.compare === true) throw new ConfigError('--publish-rate', values['publish-rate']!, 'without --compare (the bare loop has no hub)');
+  if (publishRate > 0 && hosts !== undefined) throw new ConfigError('--publish-rate', values['publish-rate']!, 'without --hosts');
   return {
     quick,
+    publishRate,
+    topics: integer('--topics', values.topics, 1, 1, 10_000_000),
+    // Room for the publish time (ms since the epoch with three decimals) and a space.
+    payloadBytes: integer('--payload', values.payload, 100, 20, 1_000_000),
     connections: integer('--connections', values.connections, quick ? 3_000 : 20_000, 1, 10_000_000),
     holdSeconds: integer('--hold', values.hold, quick ? 12 : 60, 1, 86_400),
     settleSeconds: integer('--settle', values.settle, quick ? 2 : 15, 0, 3_600),

@@ -23,6 +23,8 @@ import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
 import { defaultAcceptPath } from '../cluster/accept-path.js';
 import { cEngineBuilt } from '../loadgen/c-engine.js';
 import { checkEngineBuilt } from '../loadgen/engine.js';
+import { Publisher, publisherKey, publisherToken, type PublishFigures } from './publisher.js';
+import { fanOutFigures } from './fan-out-figures.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(DIST, '..');
@@ -58,6 +60,7 @@ export interface Measurement {
   heartbeats: BenchResult['heartbeats'];
   loadgen: BenchResult['loadgen'];
   stalls: BenchResult['stalls'];
+  fanOut: BenchResult['fanOut'];
   samples: Sample[];
 }
 
@@ -65,8 +68,10 @@ export interface Measurement {
  * Measures one running target: idle baseline, ramp with the load generator,
  * hold with a sample a second, /ping burst, the load generator's report.
  */
-async function measure(target: Target, options: BenchOptions, engine: 'node' | 'c', work: string, log: Log): Promise<Measurement> {
+async function measure(target: Target, options: BenchOptions, engine: 'node' | 'c', work: string, log: Log, publisherSecret?: string): Promise<Measurement> {
   const pids = target.pids();
+  const publishing = options.publishRate > 0;
+  if (publishing && target.hubUrl === undefined) throw new Error(`--publish-rate needs a Mercure hub, and ${target.name} is not one`);
   const idle: Record<string, number[]> = {};
   const idleKernel: KernelSample[] = [];
   for (let i = 0; i < IDLE_SECONDS; i++) {
@@ -91,7 +96,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     process.execPath,
     [
       path.join(DIST, 'loadgen/main.js'),
-      '--url', target.streamUrl,
+      ...(publishing ? ['--url', target.hubUrl!, '--topics', String(options.topics)] : ['--url', target.streamUrl]),
       '--connections', String(options.connections),
       '--rate', String(options.rate),
       '--max-pending', String(options.maxPending),
@@ -141,6 +146,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
   const loadgenExited = new Promise<number | null>((resolve) => loadgen.once('exit', (code) => resolve(code)));
   const loadgenPid = loadgen.pid!;
   const prober = target.pingUrl === undefined ? undefined : new PingProber(target.pingUrl);
+  let publisher: Publisher | undefined;
   try {
     const rampDeadline = Date.now() + rampBudgetMs;
     // A ramp that stalls is a finding, not a crash: the run holds what it got
@@ -165,6 +171,18 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
 
     // The hold. CPU and heartbeats are read at both ends of the same window.
     prober?.start();
+    // Publishing spans the hold, so its heartbeat gaps, /ping and CPU are those of the fan-out.
+    if (publishing) {
+      publisher = new Publisher({
+        hubUrl: new URL(target.hubUrl!),
+        token: await publisherToken(publisherSecret!, options.holdSeconds),
+        rate: options.publishRate,
+        topics: options.topics,
+        payloadBytes: options.payloadBytes,
+      });
+      log(`${target.name}: publishing ${options.publishRate} updates a second over ${options.topics} topic(s), ${options.payloadBytes} B each, through ${target.hubUrl}`);
+      publisher.start();
+    }
     const samples: Sample[] = [];
     const cpuOfAll = (all: readonly number[]): number => all.reduce((sum, pid) => sum + (cpuSecondsOf(pid) ?? 0), 0);
     const cpu = (): number => cpuOfAll(Object.values(pids));
@@ -237,6 +255,8 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         log(`${target.name}: hold ${i + 1}/${options.holdSeconds} s, ${count} connections${prober ? `, ping p50 ${median(prober.latenciesMs.slice(-30)).toFixed(1)} ms` : ''}, ${stalled} of the last 30 s stalled`);
       }
     }
+    const published: PublishFigures | undefined = await publisher?.stop();
+    if (published !== undefined) log(`${target.name}: published ${published.ok} of ${published.attempted}, p99 ${published.latencyMs.p99} ms${published.failed.total > 0 ? `; failed ${JSON.stringify(published.failed.byReason)}` : ''}`);
     const cpuSeconds = cpu() - cpuStart;
     const heartbeats = target.heartbeatsWritten() - beatsStart;
     const holdSeconds = (performance.now() - holdStart) / 1_000;
@@ -324,16 +344,19 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         perProcessGapMs: worstProcess(report),
         late: report.late,
         receivedFrames: report.heartbeats,
+        updateFrames: report.updates.updates,
         openingFrames: report.opened,
         serverWritten: target.heartbeatsWritten(),
         serverWrittenAtEndOfHold: serverBeatsAtEnd,
       },
       loadgen: { exitCode: loadgenCode, processes: report.processes, endedBy: report.endedBy, complete: report.complete },
       stalls: stallProfile(samples),
+      fanOut: published === undefined ? null : fanOutFigures(options, report, published),
       samples,
     };
   } finally {
     await prober?.stop();
+    await publisher?.stop();
     if (loadgen.exitCode === null) loadgen.kill('SIGTERM');
   }
 }
@@ -387,6 +410,8 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const hash = ehashBuckets();
   const netns = process.env[INSIDE_VARIABLE] ?? null;
   log(`load generator engine: ${engine}${engine === 'c' ? ` (reads batched every ${options.batchMs} ms)` : ''}; established hash: ${hash === null ? 'unknown' : `${hash.buckets.toLocaleString('en-US')} buckets${hash.own ? ' of its own' : ''}`}${netns === null ? ' (host)' : ` (namespace ${netns})`}`);
+  // A key of the run's own, so that only the benchmark's publisher can publish.
+  const key = options.publishRate > 0 ? publisherKey() : undefined;
   const targetOptions = async (): Promise<TargetOptions> => ({
     port: options.port,
     workers,
@@ -397,6 +422,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     env: {
       ...(options.tickPhase === undefined ? {} : { TICK_PHASE: options.tickPhase }),
       ...(options.acceptPath === undefined ? {} : { ACCEPT_PATH: options.acceptPath }),
+      ...key?.env,
     },
   });
 
@@ -410,7 +436,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       const network = hostsNetwork();
       const target = network === undefined ? await startMillionSse(await targetOptions()) : await startHosts(network, workers, options.direct);
       try {
-        ours.push(await measure(target, options, engine, work, log));
+        ours.push(await measure(target, options, engine, work, log, key?.secret));
       } finally {
         await target.stop();
       }
@@ -460,6 +486,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       acceptPath,
       hosts: options.hosts ?? null,
       direct: options.direct,
+      ...(options.publishRate > 0 ? { publishRate: options.publishRate, topics: options.topics, payloadBytes: options.payloadBytes } : {}),
     },
     host: { netns, ehashBuckets: hash?.buckets ?? null, ownEhash: hash?.own ?? null },
     tuning,

@@ -14,6 +14,8 @@ export interface Target {
   name: 'million-sse' | 'bare-node-net' | 'million-sse-hosts';
   /** The SSE stream the load generator opens. */
   streamUrl: string;
+  /** The Mercure hub (subscribe and publish), where the target is one. */
+  hubUrl?: string;
   /** GET /ping, where the target has one. */
   pingUrl: URL | undefined;
   /** Every process of the server, by name; its memory and CPU are charged to the server. */
@@ -72,6 +74,7 @@ export async function startMillionSse(options: TargetOptions): Promise<Target> {
   return {
     name: 'million-sse',
     streamUrl: `${base}/`,
+    hubUrl: `${base}/.well-known/mercure`,
     pingUrl: new URL('/ping', base),
     pids() {
       const pids: Record<string, number> = { primary: cluster.pid, redis: redis.pid };
