@@ -33,6 +33,8 @@ function pieces(): string[] {
     // A duplicate of 2, then 1 again (out of order), then 5 (3 and 4 skipped).
     `id: 2\ndata: ${t} again\n\nid: bench-1\ndata:${t}\n\n`,
     `id: bench-5\ndata: ${t}\n\n`,
+    // Update 6, numbered in its data: that number wins over an id a server numbered its own way (nchan's).
+    `id: 1796289518:0\ndata: ${t} 6 nchan-style\n\n`,
     // Not updates: a comment, an event without a publish time (the hub's gap notice), data that does not start with one.
     ':\n\n',
     'event: gap\ndata: {"requested":"x"}\n\n',
@@ -85,18 +87,18 @@ for (const engine of ['node', 'c'] as const) {
             ...(engine === 'c' ? ['--batch-ms', '10'] : []),
           ]);
           const u = report.updates;
-          // Per stream: updates 1, 2, 2 again, 1 again and 5.
+          // Per stream: updates 1, 2, 2 again, 1 again, 5 and 6.
           assert.deepEqual(
             { updates: u.updates, duplicates: u.duplicates, outOfOrder: u.outOfOrder, skipped: u.skipped },
-            { updates: 5 * CONNECTIONS, duplicates: CONNECTIONS, outOfOrder: CONNECTIONS, skipped: 2 * CONNECTIONS },
+            { updates: 6 * CONNECTIONS, duplicates: CONNECTIONS, outOfOrder: CONNECTIONS, skipped: 2 * CONNECTIONS },
           );
-          assert.equal(u.deliveryMs.count, 5 * CONNECTIONS);
+          assert.equal(u.deliveryMs.count, 6 * CONNECTIONS);
           assert.ok(u.deliveryMs.p50! >= AGE_MS - 1 && u.deliveryMs.max! < AGE_MS + 2_000, `delivery ${JSON.stringify(u.deliveryMs)}`);
           // Each update's first arrival on each stream, and the latest of them.
-          assert.deepEqual(u.arrivals.map(([sequence, count]) => [sequence, count]), [[1, CONNECTIONS], [2, CONNECTIONS], [5, CONNECTIONS]]);
+          assert.deepEqual(u.arrivals.map(([sequence, count]) => [sequence, count]), [[1, CONNECTIONS], [2, CONNECTIONS], [5, CONNECTIONS], [6, CONNECTIONS]]);
           for (const [, , latest] of u.arrivals) assert.ok(latest >= AGE_MS - 1 && latest < AGE_MS + 2_000, `latest ${latest}`);
           // Frames are still counted as before: every event and comment.
-          assert.equal(report.heartbeats, 9 * CONNECTIONS);
+          assert.equal(report.heartbeats, 10 * CONNECTIONS);
           const topics = server.requestLines.map((line) => /match=https%3A%2F%2Fbench\.test%2Ft%2F(\d+) HTTP/.exec(line)?.[1]).sort();
           assert.deepEqual(topics, ['0', '0', '1', '1', '2', '2']);
         } finally {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Steps within a line (the low 7 bits of `step`). */
-enum { NAME, ID_START, ID, TIME_START, TIME, TIME_FRACTION, SKIP };
+enum { NAME, ID_START, ID, TIME_START, TIME, TIME_FRACTION, SKIP, DATA_SEQUENCE };
 #define STEP_MASK 0x7f
 #define AFTER_CR 0x80
 
@@ -19,6 +19,7 @@ enum { NAME, ID_START, ID, TIME_START, TIME, TIME_FRACTION, SKIP };
 #define HAS_TIME 2
 #define HAS_ID 4
 #define TIME_DIGITS 8
+#define HAS_DATA_SEQUENCE 16
 
 #define NAME_DATA ((uint32_t)'d' | (uint32_t)'a' << 8 | (uint32_t)'t' << 16 | (uint32_t)'a' << 24)
 #define NAME_ID ((uint32_t)'i' | (uint32_t)'d' << 8)
@@ -72,7 +73,7 @@ static void dispatch(struct event_reader *r, struct event_state *s)
 	int64_t latency_us = r->now_epoch_us - (int64_t)(published_ms * 1000.0);
 	r->updates++;
 	hist_record(&r->delivery, latency_us, 1);
-	uint32_t sequence = (flags & HAS_ID) ? s->sequence : NO_SEQUENCE;
+	uint32_t sequence = (flags & HAS_DATA_SEQUENCE) ? s->data_sequence : (flags & HAS_ID) ? s->sequence : NO_SEQUENCE;
 	if (sequence == NO_SEQUENCE || sequence == 0)
 		return;
 	if (sequence == s->highest) {
@@ -89,19 +90,23 @@ static void dispatch(struct event_reader *r, struct event_state *s)
 	record_arrival(r, sequence, latency_us);
 }
 
-/* EventReader.endTime */
-static uint8_t end_time(struct event_state *s)
+/* EventReader.endTime: the publish time ends at `byte`; a space after it may start the sequence number. */
+static uint8_t end_time(struct event_state *s, unsigned char byte)
 {
-	if (s->flags & TIME_DIGITS)
-		s->flags |= HAS_TIME;
-	return SKIP;
+	if ((s->flags & TIME_DIGITS) == 0)
+		return SKIP;
+	s->flags |= HAS_TIME;
+	if (byte != ' ')
+		return SKIP;
+	s->data_sequence = 0;
+	return DATA_SEQUENCE;
 }
 
 /* EventReader.endLine */
 static void end_line(struct event_reader *r, struct event_state *s, uint8_t step)
 {
 	if (step == TIME || step == TIME_FRACTION) {
-		end_time(s);
+		end_time(s, '\n');
 	} else if (step == NAME) {
 		/* A line without a colon is a field with an empty value. */
 		if (s->name_len == 0)
@@ -194,7 +199,7 @@ void events_scan(struct event_reader *r, struct event_state *s, const unsigned c
 				s->flags |= TIME_DIGITS;
 				step = TIME;
 			} else {
-				step = byte == '.' && (s->flags & TIME_DIGITS) ? (uint8_t)TIME_FRACTION : end_time(s);
+				step = byte == '.' && (s->flags & TIME_DIGITS) ? (uint8_t)TIME_FRACTION : end_time(s, byte);
 			}
 			break;
 		case TIME_FRACTION:
@@ -204,7 +209,15 @@ void events_scan(struct event_reader *r, struct event_state *s, const unsigned c
 					s->fraction++;
 				}
 			} else {
-				step = end_time(s);
+				step = end_time(s, byte);
+			}
+			break;
+		case DATA_SEQUENCE:
+			if (digit >= 0) {
+				s->data_sequence = s->data_sequence >= MAX_SEQUENCE ? MAX_SEQUENCE : s->data_sequence * 10 + (uint32_t)digit;
+				s->flags |= HAS_DATA_SEQUENCE;
+			} else {
+				step = SKIP;
 			}
 			break;
 		default:

@@ -6,15 +6,17 @@
  *    time in milliseconds since the epoch, optionally with a fraction
  *    (`data: 1796287070662.25 ...`); its delivery latency is the time of the
  *    read less that;
- *  - its sequence number is the run of decimal digits that ends its `id`;
- *    per connection the highest seen is kept: an update equal to it is a
+ *  - its sequence number is the number after the publish time in the data
+ *    (`data: 1796287070662 42 ...`), or without one the run of decimal digits
+ *    that ends its `id` (a server such as nchan numbers its own ids); per
+ *    connection the highest seen is kept: an update equal to it is a
  *    duplicate, one below it out of order, and a jump past the next number
  *    counts the numbers skipped;
  *  - CRLF, LF and CR all end a line, and one space after the colon is not
  *    part of the value (WHATWG SSE, event stream interpretation).
  *
  * Why C: it runs over every byte of every stream, like scanner.c; a
- * connection's state is 24 bytes and nothing is buffered, so an event split
+ * connection's state is 32 bytes and nothing is buffered, so an event split
  * across any number of reads is read as one that came whole.
  */
 #ifndef LOADGEN_EVENTS_H
@@ -29,12 +31,14 @@
 /* MAX_TRACKED_UPDATES in arrival-tracker.ts. */
 #define MAX_TRACKED_UPDATES 4096u
 
-/* One connection's parsing state: 24 bytes. */
+/* One connection's parsing state: 32 bytes. */
 struct event_state {
 	/* The publish time being read, its digits as an integer (the fraction's digits counted in `fraction`). */
 	double time;
 	/* The id's trailing number being read; UINT32_MAX: the id does not end in one. */
 	uint32_t sequence;
+	/* The number after the publish time in the data. */
+	uint32_t data_sequence;
 	/* The highest sequence number seen on the connection; 0: none yet. */
 	uint32_t highest;
 	/* The field name's first four bytes. */

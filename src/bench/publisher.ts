@@ -4,9 +4,11 @@
 //
 // Each update is what the load generator reads as one (docs/loadgen.md,
 // "Reading updates"): its data starts with the publish time in ms since the
-// epoch, taken just before the request is sent, padded to the payload size;
-// its id is `bench-t<topic>-<n>`, n numbering that topic's updates from 1, so
-// the clients can count duplicates and gaps per topic.
+// epoch, taken just before the request is sent, then n, numbering that
+// topic's updates from 1, padded to the payload size; its id is
+// `bench-t<topic>-<n>` (a server that numbers its own ids, such as nchan,
+// still has n in the data), so the clients can count duplicates and gaps per
+// topic.
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
@@ -123,7 +125,8 @@ export class Publisher {
     const n = ++this.sequence[topic]!;
     const sentAt = performance.now();
     const time = (performance.timeOrigin + sentAt).toFixed(3);
-    const data = `${time} ${'x'.repeat(Math.max(0, this.options.payloadBytes - time.length - 1))}`;
+    const head = `${time} ${n} `;
+    const data = `${head}${'x'.repeat(Math.max(0, this.options.payloadBytes - head.length))}`;
     const body = new URLSearchParams([
       ['topic', topicName(topic)],
       ['id', `bench-t${topic}-${n}`],

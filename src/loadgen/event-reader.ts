@@ -8,9 +8,12 @@
 // `data: 1796287070662.25 anything else`. Comments, heartbeats and events
 // without such a time (the hub's in-band gap notice) are frames, not updates.
 //
-// The update's sequence number is the run of decimal digits that ends its
-// `id` (`bench-42`, `#42`, `42`): the benchmark numbers each topic's updates
-// 1, 2, 3... Per connection the reader keeps the highest number seen, so an
+// The update's sequence number is the number that follows the publish time in
+// the data (`data: 1796287070662 42 ...`), or without one, the run of decimal
+// digits that ends its `id` (`bench-42`, `#42`, `42`): the benchmark numbers
+// each topic's updates 1, 2, 3, and writes both; the data's comes first
+// because a server that assigns its own ids (nchan: `1796289518:1`) numbers
+// them its own way. Per connection the reader keeps the highest number seen, so an
 // update at or below it is a duplicate (equal) or out of order (below), and a
 // jump past the next one counts the numbers skipped.
 //
@@ -28,6 +31,7 @@ const TIME_START = 3; // after the first `data:` of an event, before an optional
 const TIME = 4;
 const TIME_FRACTION = 5;
 const SKIP = 6; // the rest of the line says nothing the reader needs
+const DATA_SEQUENCE = 7; // the number after the publish time and one space
 const STEP_MASK = 0x7f;
 const AFTER_CR = 0x80;
 
@@ -36,6 +40,7 @@ const HAS_DATA = 1;
 const HAS_TIME = 2;
 const HAS_ID = 4;
 const TIME_DIGITS = 8;
+const HAS_DATA_SEQUENCE = 16;
 
 // Field names, packed as their first four bytes (the name's length is kept beside).
 const DATA = packed('data');
@@ -76,6 +81,7 @@ export class EventReader {
   private readonly fraction: Uint8Array;
   private readonly time: Float64Array;
   private readonly sequence: Float64Array;
+  private readonly dataSequence: Float64Array;
   /** The highest sequence number seen on the connection; 0: none yet. */
   private readonly highest: Float64Array;
   /** Milliseconds since the epoch at which the bytes being scanned were read. */
@@ -93,6 +99,7 @@ export class EventReader {
     this.fraction = new Uint8Array(capacity);
     this.time = new Float64Array(capacity);
     this.sequence = new Float64Array(capacity);
+    this.dataSequence = new Float64Array(capacity);
     this.highest = new Float64Array(capacity);
   }
 
@@ -156,7 +163,7 @@ export class EventReader {
             this.event[slot]! |= TIME_DIGITS;
             step = TIME;
           } else {
-            step = byte === DOT && this.event[slot]! & TIME_DIGITS ? TIME_FRACTION : this.endTime(slot);
+            step = byte === DOT && this.event[slot]! & TIME_DIGITS ? TIME_FRACTION : this.endTime(slot, byte);
           }
           break;
         }
@@ -166,7 +173,18 @@ export class EventReader {
             this.time[slot] = this.time[slot]! * 10 + digit;
             this.fraction[slot]!++;
           } else if (!(digit >= 0 && digit <= 9)) {
-            step = this.endTime(slot);
+            step = this.endTime(slot, byte);
+          }
+          break;
+        }
+        case DATA_SEQUENCE: {
+          const digit = byte - 0x30;
+          if (digit >= 0 && digit <= 9) {
+            const current = this.dataSequence[slot]!;
+            this.dataSequence[slot] = current >= MAX_SEQUENCE ? MAX_SEQUENCE : current * 10 + digit;
+            this.event[slot]! |= HAS_DATA_SEQUENCE;
+          } else {
+            step = SKIP;
           }
           break;
         }
@@ -202,13 +220,17 @@ export class EventReader {
     return SKIP;
   }
 
-  private endTime(slot: number): number {
-    if (this.event[slot]! & TIME_DIGITS) this.event[slot]! |= HAS_TIME;
-    return SKIP;
+  /** The publish time ends at `byte`; a space after it may start the sequence number. */
+  private endTime(slot: number, byte: number): number {
+    if ((this.event[slot]! & TIME_DIGITS) === 0) return SKIP;
+    this.event[slot]! |= HAS_TIME;
+    if (byte !== SPACE) return SKIP;
+    this.dataSequence[slot] = 0;
+    return DATA_SEQUENCE;
   }
 
   private endLine(slot: number, step: number): void {
-    if (step === TIME || step === TIME_FRACTION) this.endTime(slot);
+    if (step === TIME || step === TIME_FRACTION) this.endTime(slot, LF);
     else if (step === NAME) {
       const length = this.nameLength[slot]!;
       if (length === 0) this.dispatch(slot);
@@ -232,7 +254,7 @@ export class EventReader {
     const latency = this.nowMs - published;
     this.counts.updates++;
     this.delivery.record(latency);
-    const sequence = event & HAS_ID ? this.sequence[slot]! : -1;
+    const sequence = event & HAS_DATA_SEQUENCE ? this.dataSequence[slot]! : event & HAS_ID ? this.sequence[slot]! : -1;
     if (sequence <= 0) return;
     const highest = this.highest[slot]!;
     if (sequence === highest) {
