@@ -80,3 +80,16 @@ test('--publish-rate, --topics and --payload: defaults, values, and what they re
     assert.throws(() => parseBenchArgs([...args]), (err: unknown) => err instanceof ConfigError && message.test(err.message));
   }
 });
+
+test('--compare alone is the bare loop\'s; with a list of references, the fan-out\'s, which needs --publish-rate', () => {
+  const bare = parseBenchArgs(['--compare', '--connections', '1000']);
+  assert.ok(bare !== 'help');
+  assert.deepEqual([bare.compare, bare.compareWith, bare.connections], [true, [], 1_000]);
+  for (const args of [['--publish-rate', '1', '--compare', 'nchan,floor'], ['--publish-rate', '1', '--compare=nchan,floor']]) {
+    const fan = parseBenchArgs(args);
+    assert.ok(fan !== 'help');
+    assert.deepEqual([fan.compare, fan.compareWith], [false, ['nchan', 'floor']]);
+  }
+  assert.throws(() => parseBenchArgs(['--compare', 'floor']), /--compare="floor" is not valid: expected with --publish-rate/);
+  assert.throws(() => parseBenchArgs(['--publish-rate', '1', '--compare=nginx']), /--compare="nginx" is not valid: expected nchan or floor/);
+});

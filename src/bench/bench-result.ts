@@ -3,7 +3,7 @@
 import type { KernelSample, MachineCpu } from './proc-sampler.js';
 import type { SecondFigures, StallProfile } from './stall-profile.js';
 import type { Percentiles } from '../loadgen/histogram.js';
-import type { FanOut } from './fan-out-figures.js';
+import type { FanOut, FanOutComparison } from './fan-out-figures.js';
 
 export interface Sample {
   /** Milliseconds since the hold started. */
@@ -133,6 +133,8 @@ export interface BenchResult {
   samples: Sample[];
   /** With --compare: million-sse against a bare node:net loop, medians of alternating runs. */
   comparison: Comparison | null;
+  /** With --compare nchan,floor: the fan-out of each, one run each, and million-sse's ratios to them. Absent in older results. */
+  fanOutComparison?: FanOutComparison | null;
 }
 
 interface CompareSide {
@@ -270,6 +272,23 @@ export function markdownTable(result: BenchResult): string {
       `| million-sse | ${c.millionSse.medianMicroseconds} (${c.millionSse.microsecondsPerHeartbeat.join(', ')}) | ${c.millionSse.medianBytes} (${c.millionSse.bytesPerConnection.join(', ')}) |`,
       `| bare node:net | ${c.bare.medianMicroseconds} (${c.bare.microsecondsPerHeartbeat.join(', ')}) | ${c.bare.medianBytes} (${c.bare.bytesPerConnection.join(', ')}) |`,
       `| ratio | ${c.cpuRatio}x | ${c.memoryRatio}x |`,
+    );
+  }
+  const f = result.fanOutComparison;
+  if (f) {
+    const r = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${x}x`);
+    table.push(
+      '',
+      'The same clients and publishing against nginx + nchan and a bare `node:net` floor fed by one Redis channel, one run each, in this run:',
+      '',
+      '| server | until the last subscriber has it, median / max | delivery p50 / p99 / max | deliveries /s | missing | duplicate | publish p99 | /ping p99 | gap p99 | server CPU s |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...f.sides.map((s) => {
+        const o = s.fanOut;
+        const last = o.lastSubscriber ? `${ms(o.lastSubscriber.medianMs)} / ${ms(o.lastSubscriber.maxMs)}` : 'n/a';
+        return `| ${s.target} | ${last} | ${ms(o.deliveryMs.p50)} / ${ms(o.deliveryMs.p99)} / ${ms(o.deliveryMs.max)} | ${o.deliveriesPerSec.toLocaleString('en-US')} | ${o.missing} | ${o.duplicates} | ${ms(o.publish.latencyMs.p99)} | ${ms(s.pingP99Ms)} | ${ms(s.gapP99Ms)} | ${s.serverCpuSeconds} |`;
+      }),
+      ...Object.entries(f.ratios).map(([name, x]) => `| million-sse / ${name} | ${r(x.lastSubscriberMedian)} | ${r(x.deliveryP50)} / ${r(x.deliveryP99)} |  |  |  |  |  |  |  |`),
     );
   }
   return table.join('\n');

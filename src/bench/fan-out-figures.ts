@@ -64,3 +64,37 @@ export function fanOutFigures(options: BenchOptions, report: LoadgenReport, publ
           },
   };
 }
+
+/** One target's fan-out in a --compare nchan,floor run. */
+export interface FanOutSide {
+  target: string;
+  fanOut: FanOut;
+  /** The 1/s /ping prober's p99 during the fan-out; null where the target has no /ping (the floor). */
+  pingP99Ms: number | null;
+  gapP99Ms: number | null;
+  serverCpuSeconds: number;
+}
+
+export interface FanOutComparison {
+  sides: FanOutSide[];
+  /** million-sse's figure over each reference's: under 1 is faster. Null where either is missing. */
+  ratios: Record<string, { lastSubscriberMedian: number | null; deliveryP50: number | null; deliveryP99: number | null }>;
+}
+
+function ratio(ours: number | null | undefined, theirs: number | null | undefined): number | null {
+  if (ours === null || ours === undefined || theirs === null || theirs === undefined || theirs <= 0) return null;
+  return Math.round((ours / theirs) * 100) / 100;
+}
+
+export function compareFanOuts(sides: FanOutSide[]): FanOutComparison {
+  const ours = sides[0]!.fanOut;
+  const ratios: FanOutComparison['ratios'] = {};
+  for (const side of sides.slice(1)) {
+    ratios[side.target] = {
+      lastSubscriberMedian: ratio(ours.lastSubscriber?.medianMs, side.fanOut.lastSubscriber?.medianMs),
+      deliveryP50: ratio(ours.deliveryMs.p50, side.fanOut.deliveryMs.p50),
+      deliveryP99: ratio(ours.deliveryMs.p99, side.fanOut.deliveryMs.p99),
+    };
+  }
+  return { sides, ratios };
+}

@@ -40,6 +40,29 @@ export interface BenchOptions {
   topics: number;
   /** With publishing: each update's data, in bytes. */
   payloadBytes: number;
+  /** --compare nchan,floor: the same clients and publishing against these too, one run each. */
+  compareWith: FanOutReference[];
+}
+
+export const FAN_OUT_REFERENCES = ['nchan', 'floor'] as const;
+export type FanOutReference = (typeof FAN_OUT_REFERENCES)[number];
+const REFERENCE_LIST = /^(nchan|floor)(,(nchan|floor))*$/;
+
+/**
+ * `--compare` alone is the bare-loop comparison of heartbeats; followed by a
+ * list of fan-out references (`--compare nchan,floor`, or `--compare=...`) it
+ * is the fan-out comparison. parseArgs has no flag with an optional value, so
+ * the list form is renamed before it parses.
+ */
+function splitCompare(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--compare=')) out.push('--compare-with', arg.slice('--compare='.length));
+    else if (arg === '--compare' && REFERENCE_LIST.test(argv[i + 1] ?? '')) out.push('--compare-with', argv[++i]!);
+    else out.push(arg);
+  }
+  return out;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -72,6 +95,13 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       alternating runs, and report the CPU and memory ratios;
                       needs N under one process's open-file limit
   --repeat K          runs of each with --compare (default 3)
+  --compare nchan,floor
+                      with --publish-rate: the same clients and publishing,
+                      one run each, against nginx with the nchan module
+                      (Debian's nginx-light and libnginx-mod-nchan) and a bare
+                      node:net floor fed by one Redis channel, as many
+                      processes as the cluster's workers; reports each one's
+                      fan-out figures and million-sse's ratios to them
   --netns, --no-netns run everything (Redis, the cluster, the load generator,
                       the probes) inside a network namespace made for the run,
                       with an established-connection hash of at least twice the
@@ -117,7 +147,7 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
 
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
-    args: argv,
+    args: splitCompare(argv),
     strict: true,
     options: {
       connections: { type: 'string' },
@@ -132,6 +162,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       port: { type: 'string' },
       quick: { type: 'boolean' },
       compare: { type: 'boolean' },
+      'compare-with': { type: 'string' },
       repeat: { type: 'string' },
       'no-tune': { type: 'boolean' },
       netns: { type: 'boolean' },
@@ -166,9 +197,14 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   // The bare loop has no hub to publish to, and a --hosts network no route for the benchmark's publisher yet.
   if (publishRate > 0 && values.compare === true) throw new ConfigError('--publish-rate', values['publish-rate']!, 'without --compare (the bare loop has no hub)');
   if (publishRate > 0 && hosts !== undefined) throw new ConfigError('--publish-rate', values['publish-rate']!, 'without --hosts');
+  const compareWith = values['compare-with'] === undefined ? [] : [...new Set(values['compare-with'].split(','))] as FanOutReference[];
+  if (compareWith.length > 0 && !REFERENCE_LIST.test(values['compare-with']!)) throw new ConfigError('--compare', values['compare-with']!, FAN_OUT_REFERENCES.join(' or ') + ', comma-separated');
+  if (compareWith.length > 0 && publishRate === 0) throw new ConfigError('--compare', values['compare-with']!, 'with --publish-rate (the fan-out is what is compared)');
+  if (compareWith.length > 0 && values.compare === true) throw new ConfigError('--compare', values['compare-with']!, 'one --compare: the bare loop\'s (alone) or the fan-out\'s (with a list)');
   return {
     quick,
     publishRate,
+    compareWith,
     topics: integer('--topics', values.topics, 1, 1, 10_000_000),
     // Room for the publish time (ms since the epoch with three decimals) and a space.
     payloadBytes: integer('--payload', values.payload, 100, 20, 1_000_000),

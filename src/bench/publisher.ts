@@ -1,6 +1,9 @@
-// The benchmark's publisher: POSTs updates to the hub's HTTP API
-// (/.well-known/mercure, form-encoded topic, id and data, with a Bearer token)
-// at a paced rate, round-robin over the run's topics, for a bounded time.
+// The benchmark's publisher: sends updates at a paced rate, round-robin over
+// the run's topics, for a bounded time, through one of three ways in:
+//  - million-sse: the hub's HTTP API (POST /.well-known/mercure, form-encoded
+//    topic, id and data, with a Bearer token);
+//  - nchan: its publisher location (POST /pub?match=<topic>, the data as the body);
+//  - the floor: one Redis PUBLISH on the floor's channel (fan-out-floor-server.ts).
 //
 // Each update is what the load generator reads as one (docs/loadgen.md,
 // "Reading updates"): its data starts with the publish time in ms since the
@@ -12,6 +15,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
+import { Redis } from 'ioredis';
 import { Histogram, type Percentiles } from '../loadgen/histogram.js';
 import { topicName } from '../loadgen/topics.js';
 
@@ -51,9 +55,72 @@ export interface PublishFigures {
   seconds: number;
 }
 
+/** Sends one update; resolves with undefined when it was accepted, else with the cause of the failure. */
+export type Send = (topic: string, id: string, data: string) => Promise<string | undefined>;
+
+/** How a target takes updates. */
+export type PublishRoute = { kind: 'hub'; url: string; secret: string } | { kind: 'nchan'; url: string } | { kind: 'redis'; port: number; channel: string };
+
+/** One POST, bounded by REQUEST_TIMEOUT_MS: undefined on a 2xx answer, else the cause. */
+function post(agent: http.Agent, url: URL, headers: Record<string, string>, body: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    // A request can fail on the request and on the response: one outcome each.
+    let settled = false;
+    const settle = (failure: string | undefined): void => {
+      if (settled) return;
+      settled = true;
+      resolve(failure);
+    };
+    const request = http.request(
+      url,
+      { method: 'POST', agent, timeout: REQUEST_TIMEOUT_MS, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } },
+      (response) => {
+        response.resume();
+        const status = response.statusCode ?? 0;
+        response.once('end', () => settle(status >= 200 && status < 300 ? undefined : `HTTP_${status}`));
+        response.once('error', (err: NodeJS.ErrnoException) => settle(err.code ?? err.message));
+      },
+    );
+    request.once('timeout', () => request.destroy(Object.assign(new Error('publish timed out'), { code: 'TIMEOUT' })));
+    request.once('error', (err: NodeJS.ErrnoException) => settle(err.code ?? err.message));
+    request.end(body);
+  });
+}
+
+/** A sender for `route`, and how to close what it opened. */
+export async function senderFor(route: PublishRoute, validSeconds: number): Promise<{ send: Send; close(): void }> {
+  if (route.kind === 'redis') {
+    const redis = new Redis({ port: route.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: REQUEST_TIMEOUT_MS });
+    await redis.connect();
+    // The floor's message: the topic, a newline, and the whole SSE frame it writes as it is.
+    const send: Send = (topic, id, data) =>
+      redis.publish(route.channel, `${topic}\nid: ${id}\ndata: ${data}\n\n`).then(
+        () => undefined,
+        (err: NodeJS.ErrnoException) => err.code ?? err.message,
+      );
+    return { send, close: () => redis.disconnect() };
+  }
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const close = (): void => agent.destroy();
+  if (route.kind === 'nchan') {
+    const base = new URL(route.url);
+    const send: Send = (topic, _id, data) => {
+      const url = new URL(base);
+      url.searchParams.set('match', topic);
+      return post(agent, url, { 'content-type': 'text/plain' }, data);
+    };
+    return { send, close };
+  }
+  const token = await publisherToken(route.secret, validSeconds);
+  const url = new URL(route.url);
+  const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${token}` };
+  const send: Send = (topic, id, data) =>
+    post(agent, url, headers, new URLSearchParams([['topic', topic], ['id', id], ['data', data]]).toString());
+  return { send, close };
+}
+
 export interface PublisherOptions {
-  hubUrl: URL;
-  token: string;
+  send: Send;
   /** Updates per second over all topics. */
   rate: number;
   topics: number;
@@ -61,7 +128,6 @@ export interface PublisherOptions {
 }
 
 export class Publisher {
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly latency = new Histogram();
   private readonly sequence: number[];
   private readonly okPerTopic: number[];
@@ -90,7 +156,6 @@ export class Publisher {
     clearInterval(this.timer);
     this.stoppedAt = performance.now();
     await Promise.all([...this.inFlight]);
-    this.agent.destroy();
     const failedTotal = Object.values(this.failures).reduce((a, b) => a + b, 0);
     return {
       attempted: this.attempted,
@@ -127,47 +192,11 @@ export class Publisher {
     const time = (performance.timeOrigin + sentAt).toFixed(3);
     const head = `${time} ${n} `;
     const data = `${head}${'x'.repeat(Math.max(0, this.options.payloadBytes - head.length))}`;
-    const body = new URLSearchParams([
-      ['topic', topicName(topic)],
-      ['id', `bench-t${topic}-${n}`],
-      ['data', data],
-    ]).toString();
-    const done = new Promise<void>((resolve) => {
-      // A request can fail on the request and on the response: one outcome each.
-      let settled = false;
-      const settle = (failure: string | undefined): void => {
-        if (settled) return;
-        settled = true;
-        if (failure === undefined) {
-          this.ok++;
-          this.okPerTopic[topic]!++;
-          this.latency.record(performance.now() - sentAt);
-        } else {
-          this.fail(failure);
-        }
-        resolve();
-      };
-      const request = http.request(
-        this.options.hubUrl,
-        {
-          method: 'POST',
-          agent: this.agent,
-          timeout: REQUEST_TIMEOUT_MS,
-          headers: {
-            'content-type': 'application/x-www-form-urlencoded',
-            'content-length': Buffer.byteLength(body),
-            authorization: `Bearer ${this.options.token}`,
-          },
-        },
-        (response) => {
-          response.resume();
-          response.once('end', () => settle(response.statusCode === 200 ? undefined : `HTTP_${response.statusCode}`));
-          response.once('error', (err: NodeJS.ErrnoException) => settle(err.code ?? err.message));
-        },
-      );
-      request.once('timeout', () => request.destroy(Object.assign(new Error('publish timed out'), { code: 'TIMEOUT' })));
-      request.once('error', (err: NodeJS.ErrnoException) => settle(err.code ?? err.message));
-      request.end(body);
+    const done = this.options.send(topicName(topic), `bench-t${topic}-${n}`, data).then((failure) => {
+      if (failure !== undefined) return this.fail(failure);
+      this.ok++;
+      this.okPerTopic[topic]!++;
+      this.latency.record(performance.now() - sentAt);
     });
     this.inFlight.add(done);
     void done.then(() => this.inFlight.delete(done));

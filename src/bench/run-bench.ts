@@ -23,8 +23,10 @@ import { INSIDE_VARIABLE, ehashBuckets } from './netns-host.js';
 import { defaultAcceptPath } from '../cluster/accept-path.js';
 import { cEngineBuilt } from '../loadgen/c-engine.js';
 import { checkEngineBuilt } from '../loadgen/engine.js';
-import { Publisher, publisherKey, publisherToken, type PublishFigures } from './publisher.js';
-import { fanOutFigures } from './fan-out-figures.js';
+import { Publisher, publisherKey, senderFor, type PublishFigures } from './publisher.js';
+import { compareFanOuts, fanOutFigures, type FanOutSide } from './fan-out-figures.js';
+import { startFloor } from './floor-target.js';
+import { startNchan } from './nchan-target.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(DIST, '..');
@@ -71,7 +73,8 @@ export interface Measurement {
 async function measure(target: Target, options: BenchOptions, engine: 'node' | 'c', work: string, log: Log, publisherSecret?: string): Promise<Measurement> {
   const pids = target.pids();
   const publishing = options.publishRate > 0;
-  if (publishing && target.hubUrl === undefined) throw new Error(`--publish-rate needs a Mercure hub, and ${target.name} is not one`);
+  const route = target.publishRoute?.(publisherSecret ?? '');
+  if (publishing && (target.hubUrl === undefined || route === undefined)) throw new Error(`--publish-rate needs a target that takes updates, and ${target.name} does not`);
   const idle: Record<string, number[]> = {};
   const idleKernel: KernelSample[] = [];
   for (let i = 0; i < IDLE_SECONDS; i++) {
@@ -147,6 +150,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
   const loadgenPid = loadgen.pid!;
   const prober = target.pingUrl === undefined ? undefined : new PingProber(target.pingUrl);
   let publisher: Publisher | undefined;
+  let sender: Awaited<ReturnType<typeof senderFor>> | undefined;
   try {
     const rampDeadline = Date.now() + rampBudgetMs;
     // A ramp that stalls is a finding, not a crash: the run holds what it got
@@ -173,14 +177,14 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     prober?.start();
     // Publishing spans the hold, so its heartbeat gaps, /ping and CPU are those of the fan-out.
     if (publishing) {
+      sender = await senderFor(route!, options.holdSeconds);
       publisher = new Publisher({
-        hubUrl: new URL(target.hubUrl!),
-        token: await publisherToken(publisherSecret!, options.holdSeconds),
+        send: sender.send,
         rate: options.publishRate,
         topics: options.topics,
         payloadBytes: options.payloadBytes,
       });
-      log(`${target.name}: publishing ${options.publishRate} updates a second over ${options.topics} topic(s), ${options.payloadBytes} B each, through ${target.hubUrl}`);
+      log(`${target.name}: publishing ${options.publishRate} updates a second over ${options.topics} topic(s), ${options.payloadBytes} B each, through ${route!.kind === 'redis' ? `Redis channel ${route!.channel}` : route!.url}`);
       publisher.start();
     }
     const samples: Sample[] = [];
@@ -357,6 +361,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
   } finally {
     await prober?.stop();
     await publisher?.stop();
+    sender?.close();
     if (loadgen.exitCode === null) loadgen.kill('SIGTERM');
   }
 }
@@ -431,6 +436,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const rounds = options.compare ? options.repeat : 1;
   const ours: Measurement[] = [];
   const bare: Measurement[] = [];
+  const references: Measurement[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       const network = hostsNetwork();
@@ -446,6 +452,15 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         bare.push(await measure(reference, options, engine, work, log));
       } finally {
         await reference.stop();
+      }
+    }
+    // --compare nchan,floor: the same clients and publishing against each reference, one run each, after million-sse's.
+    for (const reference of options.compareWith) {
+      const target = reference === 'nchan' ? await startNchan(await targetOptions(), work) : await startFloor(await targetOptions());
+      try {
+        references.push(await measure(target, options, engine, work, log, key?.secret));
+      } finally {
+        await target.stop();
       }
     }
   } finally {
@@ -465,6 +480,14 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
           memoryRatio: round(median(ours.map(memOf)) / median(bare.map(memOf)), 100),
         };
   const { ping } = main;
+  const side = (m: Measurement): FanOutSide => ({
+    target: m.target,
+    fanOut: m.fanOut!,
+    pingP99Ms: m.ping?.p99Ms ?? null,
+    gapP99Ms: m.heartbeats.gapMs.p99,
+    serverCpuSeconds: m.cpu.serverSecondsDuringHold,
+  });
+  const fanOutComparison = references.length === 0 ? null : compareFanOuts([main, ...references].map(side));
   return {
     version: 1,
     date: startedAt.toISOString(),
@@ -493,6 +516,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     ...main,
     ping: ping ?? { samples: 0, failures: 0, last60: { medianMs: 0, meanMs: 0 }, p50Ms: 0, p99Ms: 0, burstRatePerSec: 0, burstFailures: 0 },
     comparison,
+    fanOutComparison,
   };
 }
 
