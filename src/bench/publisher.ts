@@ -145,6 +145,11 @@ export class Publisher {
     this.okPerTopic = new Array<number>(options.topics).fill(0);
   }
 
+  /** Updates sent so far, answered or not. */
+  get sent(): number {
+    return this.attempted - (this.failures.BACKLOG ?? 0);
+  }
+
   start(): void {
     this.started = performance.now();
     this.timer = setInterval(() => this.tick(), TICK_MS);
