@@ -64,3 +64,32 @@ test('--hosts: workers planned per host for its share, and one cluster by defaul
   assert.equal(workersFor(hosts), Math.ceil(30_000 / ((openFileLimit() - 200) * 0.9)));
   assert.equal(workersFor(parse(['--hosts', '3', '--connections', '3000'])), 1);
 });
+
+test('--publish-rate, --topics and --payload: defaults, values, and what they refuse', () => {
+  const off = parseBenchArgs([]);
+  assert.ok(off !== 'help');
+  assert.deepEqual([off.publishRate, off.topics, off.payloadBytes], [0, 1, 100]);
+  const on = parseBenchArgs(['--publish-rate', '2000', '--topics', '10000', '--payload', '512']);
+  assert.ok(on !== 'help');
+  assert.deepEqual([on.publishRate, on.topics, on.payloadBytes], [2_000, 10_000, 512]);
+  for (const [args, message] of [
+    [['--topics', '3'], /^--topics="3" is not valid: expected with --publish-rate/],
+    [['--publish-rate', '5', '--payload', '10'], /^--payload="10" is not valid: expected a whole number from 20/],
+    [['--publish-rate', '5', '--compare'], /^--publish-rate="5" is not valid: expected without --compare/],
+  ] as const) {
+    assert.throws(() => parseBenchArgs([...args]), (err: unknown) => err instanceof ConfigError && message.test(err.message));
+  }
+});
+
+test('--compare alone is the bare loop\'s; with a list of references, the fan-out\'s, which needs --publish-rate', () => {
+  const bare = parseBenchArgs(['--compare', '--connections', '1000']);
+  assert.ok(bare !== 'help');
+  assert.deepEqual([bare.compare, bare.compareWith, bare.connections], [true, [], 1_000]);
+  for (const args of [['--publish-rate', '1', '--compare', 'nchan,floor'], ['--publish-rate', '1', '--compare=nchan,floor']]) {
+    const fan = parseBenchArgs(args);
+    assert.ok(fan !== 'help');
+    assert.deepEqual([fan.compare, fan.compareWith], [false, ['nchan', 'floor']]);
+  }
+  assert.throws(() => parseBenchArgs(['--compare', 'floor']), /--compare="floor" is not valid: expected with --publish-rate/);
+  assert.throws(() => parseBenchArgs(['--publish-rate', '1', '--compare=nginx']), /--compare="nginx" is not valid: expected nchan or floor/);
+});

@@ -62,6 +62,31 @@ test('the quick benchmark writes a complete, self-consistent report and an index
   assert.match(index, new RegExp(`\\| 3000 \\| 3000 \\| 0 \\|.*\\[${json}\\]`));
 });
 
+test('--publish-rate publishes through the hub while clients over two topics read every update: deliveries, latency, none missing', async (t) => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'msse-bench-test-'));
+  t.after(() => rm(out, { recursive: true, force: true }));
+  const port = await freePort();
+  const { stdout } = await run(
+    process.execPath,
+    [path.join(ROOT, 'dist/bench/main.js'), '--quick', '--port', String(port), '--out', out, '--connections', '300', '--hold', '3', '--engine', 'node', '--publish-rate', '20', '--topics', '2'],
+    { cwd: ROOT, timeout: 120_000 },
+  );
+  const json = (await readdir(out)).find((f) => f.endsWith('-300.json'));
+  assert.ok(json);
+  const result = JSON.parse(await readFile(path.join(out, json), 'utf8')) as BenchResult & { problems: string[] };
+  assert.deepEqual(result.problems, []);
+  const fan = result.fanOut!;
+  assert.equal(fan.publish.failed.total, 0);
+  assert.ok(fan.publish.ok >= 40 && fan.publish.latencyMs.p99! > 0, `published ${JSON.stringify(fan.publish)}`);
+  // Each accepted update is due to the 150 clients of its topic, and each got every one once.
+  assert.equal(fan.expected, fan.publish.ok * 150);
+  assert.deepEqual([fan.received, fan.missing, fan.duplicates, fan.outOfOrder], [fan.expected, 0, 0, 0]);
+  assert.ok(fan.deliveriesPerSec > 0 && fan.deliveryMs.p50! > 0 && fan.deliveryMs.max! < 5_000, JSON.stringify(fan.deliveryMs));
+  assert.equal(fan.lastSubscriber, null, 'two topics are not a broadcast');
+  assert.equal(result.heartbeats.updateFrames, fan.received);
+  for (const row of ['publishing', 'deliveries', 'delivery latency']) assert.match(stdout, new RegExp(`\\| ${row} \\|`));
+});
+
 /**
  * A quick benchmark of 2,000 connections held 5 s with `flags`, in a results
  * folder of its own: its result, what it printed on stderr, and the network

@@ -30,8 +30,8 @@
 #define PROGRESS_US 1000000
 #define TIMEOUT_SCAN_US 250000
 #define MAX_EVENTS 1024
-/* Room for a result: three histograms of at most 3,328 buckets each, and the rest. */
-#define MESSAGE_BYTES (512u << 10)
+/* Room for a result: four histograms of at most 3,328 buckets each, 4,096 arrivals, and the rest. */
+#define MESSAGE_BYTES (1024u << 10)
 
 static char message[MESSAGE_BYTES];
 

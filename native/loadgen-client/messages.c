@@ -192,6 +192,12 @@ static int parse_plan_object(struct json_in *in, struct plan *plan, const char *
 		} else if (strcmp(key, "deadlineMs") == 0) {
 			*bad = "deadlineMs";
 			rc = read_whole(in, 1, 1ull << 40, &plan->deadline_ms);
+		} else if (strcmp(key, "topics") == 0) {
+			*bad = "topics";
+			rc = read_u32(in, 0, MAX_CONNECTIONS, &plan->topics);
+		} else if (strcmp(key, "topicAt") == 0) {
+			*bad = "topicAt";
+			rc = read_u32(in, 0, MAX_REQUEST_BYTES, &plan->topic_at);
 		} else if (strcmp(key, "batchMs") == 0) {
 			*bad = "batchMs (0 to 1000)";
 			rc = read_u32(in, 0, MAX_BATCH_MS, &plan->batch_ms);
@@ -241,6 +247,10 @@ int plan_parse(const char *line, size_t len, struct plan *plan, char *why, size_
 			goto fail;
 		}
 	}
+	/* A topic number has at most 8 digits (MAX_CONNECTIONS), and the request's bytes sent are counted in 16 bits. */
+	bad = "topicAt (within the request, which must leave room for a topic number)";
+	if (plan->topics > 0 && (plan->topic_at > plan->request_len || plan->request_len + 8 > MAX_REQUEST_BYTES))
+		goto fail;
 	bad = "type (expected start)";
 	if (strcmp(type, "start") != 0)
 		goto fail;

@@ -40,6 +40,9 @@ struct plan {
 	socklen_t host_len;
 	char *request;
 	size_t request_len;
+	/* With --topics: how many, and where in the request each connection's topic number goes; 0: none. */
+	uint32_t topics;
+	uint32_t topic_at;
 	union address *sources;
 	uint32_t source_count;
 	uint32_t connect_timeout_ms;

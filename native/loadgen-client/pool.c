@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
@@ -64,13 +65,14 @@ int pool_init(struct pool *pool, const struct plan *plan, int epoll_fd, int64_t 
 	pool->flags = zeroed(n, sizeof(*pool->flags));
 	pool->since = zeroed(n, sizeof(*pool->since));
 	pool->scan = zeroed(n, sizeof(*pool->scan));
+	pool->events = zeroed(n, sizeof(*pool->events));
 	pool->sent = zeroed(n, sizeof(*pool->sent));
 	pool->partial = zeroed(n, sizeof(*pool->partial));
 	pool->queue = zeroed(n, sizeof(*pool->queue));
 	pool->read_buf = malloc(READ_BUFFER_BYTES);
 	pool->head_buf = malloc(2 * MAX_HEAD_BYTES + 8);
 	if (pool->fd == NULL || pool->phase == NULL || pool->flags == NULL || pool->since == NULL || pool->scan == NULL ||
-	    pool->sent == NULL || pool->partial == NULL || pool->queue == NULL || pool->read_buf == NULL || pool->head_buf == NULL)
+	    pool->events == NULL || pool->sent == NULL || pool->partial == NULL || pool->queue == NULL || pool->read_buf == NULL || pool->head_buf == NULL)
 		return -1;
 	for (uint32_t slot = 0; slot < n; slot++)
 		pool->fd[slot] = -1;
@@ -82,6 +84,7 @@ int pool_init(struct pool *pool, const struct plan *plan, int epoll_fd, int64_t 
 	hist_init(&pool->gaps);
 	hist_init(&pool->first_heartbeat);
 	hist_init(&pool->connect_time);
+	events_init(&pool->reader);
 	return 0;
 }
 
@@ -358,6 +361,7 @@ static long read_head(struct pool *pool, uint32_t slot, size_t nread, int64_t no
 	pool->established++;
 	resolve(pool, slot);
 	sse_reset(&pool->scan[slot], head.chunked);
+	events_reset(&pool->events[slot]);
 	/* The blank line ends past what was kept, or the kept part would have been a whole head. */
 	return head.body_start > before ? (long)(head.body_start - before) : 0;
 }
@@ -380,12 +384,52 @@ static void read_ready(struct pool *pool, uint32_t slot, int64_t now)
 		if (body < 0)
 			return;
 	}
-	uint32_t frames = sse_scan(&pool->scan[slot], pool->read_buf, (size_t)body, (size_t)n);
+	/* The read's own time for delivery latency: the publisher's clock is the epoch, and a clock read costs no syscall. */
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	pool->reader.now_epoch_us = (int64_t)wall.tv_sec * 1000000 + wall.tv_nsec / 1000;
+	uint32_t frames = sse_scan(&pool->scan[slot], pool->read_buf, (size_t)body, (size_t)n, &pool->reader, &pool->events[slot]);
 	if (frames > 0)
 		count_frames(pool, slot, frames, now);
 	/* With keep-alive the server may leave the connection open after the last chunk; the stream is over all the same. */
 	if (sse_ended(&pool->scan[slot]))
 		lose(pool, slot, "END_OF_BODY", now);
+}
+
+/* The length of the request of `slot` (request_of), without building it. */
+static size_t request_len_of(const struct pool *pool, uint32_t slot)
+{
+	const struct plan *plan = pool->plan;
+	if (plan->topics == 0)
+		return plan->request_len;
+	uint64_t topic = (plan->first_connection + slot) % plan->topics;
+	size_t digits = 1;
+	while (topic >= 10) {
+		topic /= 10;
+		digits++;
+	}
+	return plan->request_len + digits;
+}
+
+/*
+ * The request of `slot`: the plan's own, or with --topics the plan's with the
+ * slot's topic number put in at topic_at (the same bytes the Node engine sends).
+ */
+static const char *request_of(struct pool *pool, uint32_t slot, size_t *len)
+{
+	static char built[MAX_REQUEST_BYTES + 16];
+	const struct plan *plan = pool->plan;
+	if (plan->topics == 0) {
+		*len = plan->request_len;
+		return plan->request;
+	}
+	char number[16];
+	int digits = snprintf(number, sizeof(number), "%llu", (unsigned long long)((plan->first_connection + slot) % plan->topics));
+	memcpy(built, plan->request, plan->topic_at);
+	memcpy(built + plan->topic_at, number, (size_t)digits);
+	memcpy(built + plan->topic_at + digits, plan->request + plan->topic_at, plan->request_len - plan->topic_at);
+	*len = plan->request_len + (size_t)digits;
+	return built;
 }
 
 /* Connected (or failed to): sends what is left of the request, then waits only for reads. */
@@ -398,9 +442,10 @@ static void write_ready(struct pool *pool, uint32_t slot, int64_t now)
 		lose(pool, slot, errno_name(err), now);
 		return;
 	}
-	const struct plan *plan = pool->plan;
+	size_t request_len;
+	const char *request = request_of(pool, slot, &request_len);
 	size_t sent = pool->sent[slot];
-	ssize_t n = send(fd, plan->request + sent, plan->request_len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t n = send(fd, request + sent, request_len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			lose(pool, slot, errno_name(errno), now);
@@ -408,7 +453,7 @@ static void write_ready(struct pool *pool, uint32_t slot, int64_t now)
 	}
 	sent += (size_t)n;
 	pool->sent[slot] = (uint16_t)sent;
-	if (sent < plan->request_len)
+	if (sent < request_len)
 		return;
 	struct epoll_event event = { .events = EPOLLIN, .data.u64 = (uint64_t)slot | ((uint64_t)fd << 32) };
 	if (epoll_ctl(pool->epoll_fd, EPOLL_CTL_MOD, fd, &event) != 0)
@@ -423,7 +468,7 @@ void pool_event(struct pool *pool, uint64_t data, uint32_t events, int64_t now)
 	if (slot >= pool->capacity || pool->fd[slot] != fd || fd < 0)
 		return;
 	uint8_t phase = pool->phase[slot];
-	if (phase == CONNECTING && pool->sent[slot] < pool->plan->request_len) {
+	if (phase == CONNECTING && pool->sent[slot] < request_len_of(pool, slot)) {
 		if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			write_ready(pool, slot, now);
 		return;

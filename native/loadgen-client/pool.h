@@ -6,9 +6,10 @@
  * them; times out attempts that get no head, and (with --reconnect) queues
  * lost streams to be reopened before any fresh connection.
  *
- * Why C: a held connection costs 36 bytes here (flat arrays indexed by slot:
- * descriptor, phase, flags, timestamp, scanner state, queue entry, request
- * bytes sent, and a pointer used only while a head spans reads), against
+ * Why C: a held connection costs 60 bytes here (flat arrays indexed by slot:
+ * descriptor, phase, flags, timestamp, scanner state, update-reader state,
+ * queue entry, request bytes sent, and a pointer used only while a head spans
+ * reads), against
  * about 1.7 KB for a net.Socket and its libuv handle; and a heartbeat costs
  * one recv() in a batch, not a wake-up, a callback and a timer check.
  */
@@ -39,6 +40,8 @@ struct pool {
 	/* Microseconds: of the attempt, then of the response head, then of the last frame. */
 	int64_t *since;
 	struct sse_state *scan;
+	/* The update reader's state (events.h). */
+	struct event_state *events;
 	/* Request bytes sent, while connecting. */
 	uint16_t *sent;
 	/* Heads split over several reads; rare, and bounded by maxPending. */
@@ -80,6 +83,8 @@ struct pool {
 	struct histogram gaps;
 	struct histogram first_heartbeat;
 	struct histogram connect_time;
+	/* Updates read from the events: counts, delivery latency, arrivals per update. */
+	struct event_reader reader;
 };
 
 int pool_init(struct pool *pool, const struct plan *plan, int epoll_fd, int64_t now);

@@ -54,6 +54,14 @@ static void progress_fields(struct json_out *out, const struct pool *pool, uint3
 	reasons_write_json(&pool->reconnects_failed, out);
 	field(out, "heartbeats");
 	json_uint(out, pool->heartbeats);
+	field(out, "updates");
+	json_uint(out, pool->reader.updates);
+	field(out, "duplicates");
+	json_uint(out, pool->reader.duplicates);
+	field(out, "outOfOrder");
+	json_uint(out, pool->reader.out_of_order);
+	field(out, "skipped");
+	json_uint(out, pool->reader.skipped);
 	field(out, "late");
 	json_uint(out, pool->late);
 	field(out, "overdue");
@@ -100,6 +108,10 @@ void report_result(struct json_out *out, const struct pool *pool, uint64_t rss, 
 	hist_write_json(&pool->first_heartbeat, out);
 	field(out, "connectMs");
 	hist_write_json(&pool->connect_time, out);
+	field(out, "deliveryMs");
+	hist_write_json(&pool->reader.delivery, out);
+	field(out, "arrivals");
+	events_write_arrivals(&pool->reader, out);
 	field(out, "batchMs");
 	json_uint(out, extras->batch_ms);
 	json_raw(out, "}}\n");

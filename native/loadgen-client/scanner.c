@@ -173,8 +173,10 @@ int sse_ended(const struct sse_state *s)
 }
 
 /* BodyScanner.scanEvents */
-static uint32_t scan_events(struct sse_state *s, const unsigned char *data, size_t start, size_t end)
+static uint32_t scan_events(struct sse_state *s, const unsigned char *data, size_t start, size_t end, struct event_reader *r,
+			    struct event_state *ev)
 {
+	events_scan(r, ev, data, start, end);
 	uint8_t state = s->line;
 	uint32_t frames = 0;
 	for (size_t i = start; i < end; i++) {
@@ -204,10 +206,11 @@ static uint32_t scan_events(struct sse_state *s, const unsigned char *data, size
 }
 
 /* BodyScanner.scan */
-uint32_t sse_scan(struct sse_state *s, const unsigned char *data, size_t start, size_t end)
+uint32_t sse_scan(struct sse_state *s, const unsigned char *data, size_t start, size_t end, struct event_reader *r,
+		  struct event_state *ev)
 {
 	if ((s->line & CHUNKED_BODY) == 0)
-		return scan_events(s, data, start, end);
+		return scan_events(s, data, start, end, r, ev);
 	uint32_t frames = 0;
 	uint8_t step = s->chunk_step;
 	uint64_t left = s->chunk_left;
@@ -215,7 +218,7 @@ uint32_t sse_scan(struct sse_state *s, const unsigned char *data, size_t start, 
 	while (i < end) {
 		if (step == CHUNK_DATA) {
 			size_t take = left < end - i ? (size_t)left : end - i;
-			frames += scan_events(s, data, i, i + take);
+			frames += scan_events(s, data, i, i + take, r, ev);
 			i += take;
 			left -= take;
 			if (left == 0)

@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "events.h"
+
 /* The most head bytes accepted before the head is declared too large (MAX_HEAD_BYTES in sse-scanner.ts). */
 #define MAX_HEAD_BYTES 16384
 
@@ -46,7 +48,11 @@ struct sse_state {
 void sse_reset(struct sse_state *s, int chunked);
 /* A chunked body has ended with its last chunk: the stream is over though the connection may stay open. */
 int sse_ended(const struct sse_state *s);
-/* Scans body bytes data[start, end); returns how many frames they complete. */
-uint32_t sse_scan(struct sse_state *s, const unsigned char *data, size_t start, size_t end);
+/*
+ * Scans body bytes data[start, end); returns how many frames they complete.
+ * The de-chunked bytes also go to the update reader `r` with the connection's `ev`.
+ */
+uint32_t sse_scan(struct sse_state *s, const unsigned char *data, size_t start, size_t end, struct event_reader *r,
+		  struct event_state *ev);
 
 #endif

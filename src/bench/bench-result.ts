@@ -3,6 +3,7 @@
 import type { KernelSample, MachineCpu } from './proc-sampler.js';
 import type { SecondFigures, StallProfile } from './stall-profile.js';
 import type { Percentiles } from '../loadgen/histogram.js';
+import type { FanOut, FanOutComparison } from './fan-out-figures.js';
 
 export interface Sample {
   /** Milliseconds since the hold started. */
@@ -44,6 +45,10 @@ export interface BenchResult {
     hosts?: number | null;
     /** --direct: the app host reached without HAProxy. */
     direct?: boolean;
+    /** --publish-rate, --topics, --payload: present when the run published. */
+    publishRate?: number;
+    topics?: number;
+    payloadBytes?: number;
   };
   /** Where the run happened: a namespace made for it (null: the host) and its established-hash size. */
   host?: { netns: string | null; ehashBuckets: number | null; ownEhash: boolean | null };
@@ -114,6 +119,8 @@ export interface BenchResult {
     late: number;
     /** Frames the clients received: one opening frame per stream plus the heartbeats. */
     receivedFrames: number;
+    /** Of those, updates (events carrying a publish time): not heartbeats. Absent in older results. */
+    updateFrames?: number;
     openingFrames: number;
     serverWritten: number;
     serverWrittenAtEndOfHold: number;
@@ -121,9 +128,13 @@ export interface BenchResult {
   loadgen: { exitCode: number | null; processes: number; endedBy: string; complete: boolean };
   /** The hold's stall seconds set against its other seconds (see stall-profile.ts); absent in older results, null without a status feed. */
   stalls?: StallProfile | null;
+  /** With --publish-rate: the fan-out over the hold; the hold's heartbeat gaps and /ping are then those during it. Absent or null: no publishing. */
+  fanOut?: FanOut | null;
   samples: Sample[];
   /** With --compare: million-sse against a bare node:net loop, medians of alternating runs. */
   comparison: Comparison | null;
+  /** With --compare nchan,floor: the fan-out of each, one run each, and million-sse's ratios to them. Absent in older results. */
+  fanOutComparison?: FanOutComparison | null;
 }
 
 interface CompareSide {
@@ -149,7 +160,7 @@ export function consistencyProblems(result: BenchResult): string[] {
   if (result.established !== n) problems.push(`established ${result.established}, expected ${n}`);
   if (result.statusConnections !== result.established) problems.push(`/status_watcher reported ${result.statusConnections}, the load generator established ${result.established}`);
   if (result.failed.total !== 0) problems.push(`${result.failed.total} connections failed: ${JSON.stringify(result.failed.byReason)}`);
-  const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames;
+  const received = result.heartbeats.receivedFrames - result.heartbeats.openingFrames - (result.heartbeats.updateFrames ?? 0);
   const written = result.heartbeats.serverWritten;
   // Every heartbeat a client received was written by the server; at most one
   // per stream can be in flight (or written to a closing socket) at the end,
@@ -164,6 +175,13 @@ export function consistencyProblems(result: BenchResult): string[] {
   for (const [name, rss] of Object.entries(result.memory.holdRssMedianBytes)) if (!(rss > 0)) problems.push(`no RSS samples for ${name}`);
   if (result.ping.samples === 0) problems.push('no /ping samples');
   if (result.loadgen.exitCode !== 0) problems.push(`the load generator exited with ${result.loadgen.exitCode}`);
+  const fan = result.fanOut;
+  if (fan) {
+    if (fan.publish.failed.total > 0) problems.push(`${fan.publish.failed.total} publishes failed: ${JSON.stringify(fan.publish.failed.byReason)}`);
+    if (fan.missing > 0) problems.push(`${fan.missing} of ${fan.expected} deliveries missing`);
+    if (fan.duplicates > 0 || fan.outOfOrder > 0) problems.push(`${fan.duplicates} duplicate and ${fan.outOfOrder} out-of-order deliveries`);
+    if (fan.received === 0) problems.push('no update delivered');
+  }
   return problems;
 }
 
@@ -201,6 +219,25 @@ function hostLine(result: BenchResult): string {
   return `${where}${hash}${engine}${server}${hosts}`;
 }
 
+const ms = (value: number | null): string => (value === null ? 'n/a' : `${value} ms`);
+
+/** The fan-out's rows, where the run published. */
+function fanOutRows(result: BenchResult): Array<[string, string, string]> {
+  const f = result.fanOut;
+  if (!f) return [];
+  const failed = f.publish.failed.total > 0 ? ` (${Object.entries(f.publish.failed.byReason).map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
+  const rows: Array<[string, string, string]> = [
+    ['publishing', '', `${f.publish.ok.toLocaleString('en-US')} of ${f.publish.attempted.toLocaleString('en-US')} accepted over ${f.publish.seconds} s (${f.publishRate}/s, ${f.topics} topic${f.topics === 1 ? '' : 's'}, ${f.payloadBytes} B), ${f.publish.failed.total} failed${failed}; publish p50 ${ms(f.publish.latencyMs.p50)}, p99 ${ms(f.publish.latencyMs.p99)}`],
+    ['deliveries', '', `${f.deliveriesPerSec.toLocaleString('en-US')} /s; ${f.received.toLocaleString('en-US')} of ${f.expected.toLocaleString('en-US')} due, ${f.missing} missing, ${f.duplicates} duplicate, ${f.outOfOrder} out of order`],
+    ['delivery latency', '', `p50 ${ms(f.deliveryMs.p50)}, p99 ${ms(f.deliveryMs.p99)}, max ${ms(f.deliveryMs.max)} (publish time to the client's read; heartbeat gaps and /ping above are during the fan-out)`],
+  ];
+  if (f.lastSubscriber) {
+    const l = f.lastSubscriber;
+    rows.push(['until the last subscriber has it', '', `median ${ms(l.medianMs)}, max ${ms(l.maxMs)} over ${l.updates} updates (${l.reachedAll} reached every subscriber)`]);
+  }
+  return rows;
+}
+
 export function markdownTable(result: BenchResult): string {
   const { heartbeats: hb, memory, cpu, ping } = result;
   const n = result.settings.connections.toLocaleString('en-US');
@@ -216,6 +253,7 @@ export function markdownTable(result: BenchResult): string {
     ['time to establish', '', s(result.rampMs)],
     ['load generator memory', '', `${kb(memory.loadgenBytesPerConnection)} per connection`],
     ['an hour held, no growth in RAM', 'held 1 hour', `${result.heldAtEndOfHold?.toLocaleString('en-US') ?? 'n/a'} held at the end of a ${result.cpu.holdSeconds} s hold; from ${memory.slopesFromMs == null ? 'n/a' : Math.round(memory.slopesFromMs / 1000)} s on, with the count steady, server RSS slope ${slope(memory.serverRssSlopeBytesPerHour)}${memory.workersHeapSlopeBytesPerHour == null ? '' : ` (the workers' V8 heap in use: ${slope(memory.workersHeapSlopeBytesPerHour)}${memory.workersHeapLiveSlopeBytesPerHour == null ? '' : `; left after their major GCs: ${slope(memory.workersHeapLiveSlopeBytesPerHour)}`})`}`],
+    ...fanOutRows(result),
     ['host', '', hostLine(result)],
   ];
   const table = [
@@ -234,6 +272,23 @@ export function markdownTable(result: BenchResult): string {
       `| million-sse | ${c.millionSse.medianMicroseconds} (${c.millionSse.microsecondsPerHeartbeat.join(', ')}) | ${c.millionSse.medianBytes} (${c.millionSse.bytesPerConnection.join(', ')}) |`,
       `| bare node:net | ${c.bare.medianMicroseconds} (${c.bare.microsecondsPerHeartbeat.join(', ')}) | ${c.bare.medianBytes} (${c.bare.bytesPerConnection.join(', ')}) |`,
       `| ratio | ${c.cpuRatio}x | ${c.memoryRatio}x |`,
+    );
+  }
+  const f = result.fanOutComparison;
+  if (f) {
+    const r = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${x}x`);
+    table.push(
+      '',
+      'The same clients and publishing against nginx + nchan and a bare `node:net` floor fed by one Redis channel, one run each, in this run:',
+      '',
+      '| server | until the last subscriber has it, median / max | delivery p50 / p99 / max | deliveries /s | missing | duplicate | publish p99 | /ping p99 | gap p99 | server CPU s |',
+      '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+      ...f.sides.map((s) => {
+        const o = s.fanOut;
+        const last = o.lastSubscriber ? `${ms(o.lastSubscriber.medianMs)} / ${ms(o.lastSubscriber.maxMs)}` : 'n/a';
+        return `| ${s.target} | ${last} | ${ms(o.deliveryMs.p50)} / ${ms(o.deliveryMs.p99)} / ${ms(o.deliveryMs.max)} | ${o.deliveriesPerSec.toLocaleString('en-US')} | ${o.missing} | ${o.duplicates} | ${ms(o.publish.latencyMs.p99)} | ${ms(s.pingP99Ms)} | ${ms(s.gapP99Ms)} | ${s.serverCpuSeconds} |`;
+      }),
+      ...Object.entries(f.ratios).map(([name, x]) => `| million-sse / ${name} | ${r(x.lastSubscriberMedian)} | ${r(x.deliveryP50)} / ${r(x.deliveryP99)} |  |  |  |  |  |  |  |`),
     );
   }
   return table.join('\n');

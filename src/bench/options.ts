@@ -34,6 +34,35 @@ export interface BenchOptions {
   hosts: number | undefined;
   /** With --hosts 1: the load host reaches the app host without HAProxy (a server host and a load host). */
   direct: boolean;
+  /** Updates published a second through the hub's HTTP API over the hold; 0: none (heartbeats only). */
+  publishRate: number;
+  /** With publishing: the clients subscribe over this many topics (1: a broadcast). */
+  topics: number;
+  /** With publishing: each update's data, in bytes. */
+  payloadBytes: number;
+  /** --compare nchan,floor: the same clients and publishing against these too, one run each. */
+  compareWith: FanOutReference[];
+}
+
+export const FAN_OUT_REFERENCES = ['nchan', 'floor'] as const;
+export type FanOutReference = (typeof FAN_OUT_REFERENCES)[number];
+const REFERENCE_LIST = /^(nchan|floor)(,(nchan|floor))*$/;
+
+/**
+ * `--compare` alone is the bare-loop comparison of heartbeats; followed by a
+ * list of fan-out references (`--compare nchan,floor`, or `--compare=...`) it
+ * is the fan-out comparison. parseArgs has no flag with an optional value, so
+ * the list form is renamed before it parses.
+ */
+function splitCompare(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg.startsWith('--compare=')) out.push('--compare-with', arg.slice('--compare='.length));
+    else if (arg === '--compare' && REFERENCE_LIST.test(argv[i + 1] ?? '')) out.push('--compare-with', argv[++i]!);
+    else out.push(arg);
+  }
+  return out;
 }
 
 export const BENCH_USAGE = `Usage: npm run bench -- --connections N [flags]
@@ -66,6 +95,13 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       alternating runs, and report the CPU and memory ratios;
                       needs N under one process's open-file limit
   --repeat K          runs of each with --compare (default 3)
+  --compare nchan,floor
+                      with --publish-rate: the same clients and publishing,
+                      one run each, against nginx with the nchan module
+                      (Debian's nginx-light and libnginx-mod-nchan) and a bare
+                      node:net floor fed by one Redis channel, as many
+                      processes as the cluster's workers; reports each one's
+                      fan-out figures and million-sse's ratios to them
   --netns, --no-netns run everything (Redis, the cluster, the load generator,
                       the probes) inside a network namespace made for the run,
                       with an established-connection hash of at least twice the
@@ -90,6 +126,19 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
                       opens the streams on the app host itself (a server host
                       and a load host, each a namespace with its own
                       established hash, joined over veth)
+  --publish-rate R    publish R updates a second through the hub's HTTP API
+                      (POST /.well-known/mercure, with a token signed for the
+                      run) over the hold; the clients subscribe through
+                      Mercure and the result gains the fan-out: publish
+                      latency and failures, deliveries a second, delivery
+                      latency, the time until the last subscriber has a
+                      broadcast, missing and duplicate updates (default 0: no
+                      publishing, heartbeats only)
+  --topics T          with --publish-rate: the clients spread over T topics
+                      and the updates round-robin over them (default 1: a
+                      broadcast to every client)
+  --payload B         with --publish-rate: bytes of data per update
+                      (default 100)
   --quick             a few thousand connections, a short hold: a smoke test
   --no-tune           do not apply scripts/tune-os.sh (the default with --quick)
   --out DIR           results folder (default bench/results)
@@ -98,7 +147,7 @@ bench/results/<date>-<N>.json and .md, and a line in bench/results/index.md.
 
 export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const { values } = parseArgs({
-    args: argv,
+    args: splitCompare(argv),
     strict: true,
     options: {
       connections: { type: 'string' },
@@ -113,6 +162,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       port: { type: 'string' },
       quick: { type: 'boolean' },
       compare: { type: 'boolean' },
+      'compare-with': { type: 'string' },
       repeat: { type: 'string' },
       'no-tune': { type: 'boolean' },
       netns: { type: 'boolean' },
@@ -123,6 +173,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'accept-path': { type: 'string' },
       hosts: { type: 'string' },
       direct: { type: 'boolean' },
+      'publish-rate': { type: 'string' },
+      topics: { type: 'string' },
+      payload: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -137,8 +190,24 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   if (hosts !== undefined && values.compare === true) throw new ConfigError('--hosts', values.hosts!, 'without --compare (the bare loop is one process on one host)');
   if (hosts !== undefined && values.netns === true) throw new ConfigError('--hosts', values.hosts!, 'without --netns (every host is a namespace of its own already)');
   if (values.direct === true && hosts !== 1) throw new ConfigError('--direct', values.hosts ?? '(no --hosts)', 'with --hosts 1 (the load generator opens every stream on one URL)');
+  const publishRate = integer('--publish-rate', values['publish-rate'], 0, 0, 100_000);
+  if (publishRate === 0 && (values.topics !== undefined || values.payload !== undefined)) {
+    throw new ConfigError(values.topics !== undefined ? '--topics' : '--payload', values.topics ?? values.payload!, 'with --publish-rate (nothing is published without it)');
+  }
+  // The bare loop has no hub to publish to, and a --hosts network no route for the benchmark's publisher yet.
+  if (publishRate > 0 && values.compare === true) throw new ConfigError('--publish-rate', values['publish-rate']!, 'without --compare (the bare loop has no hub)');
+  if (publishRate > 0 && hosts !== undefined) throw new ConfigError('--publish-rate', values['publish-rate']!, 'without --hosts');
+  const compareWith = values['compare-with'] === undefined ? [] : [...new Set(values['compare-with'].split(','))] as FanOutReference[];
+  if (compareWith.length > 0 && !REFERENCE_LIST.test(values['compare-with']!)) throw new ConfigError('--compare', values['compare-with']!, FAN_OUT_REFERENCES.join(' or ') + ', comma-separated');
+  if (compareWith.length > 0 && publishRate === 0) throw new ConfigError('--compare', values['compare-with']!, 'with --publish-rate (the fan-out is what is compared)');
+  if (compareWith.length > 0 && values.compare === true) throw new ConfigError('--compare', values['compare-with']!, 'one --compare: the bare loop\'s (alone) or the fan-out\'s (with a list)');
   return {
     quick,
+    publishRate,
+    compareWith,
+    topics: integer('--topics', values.topics, 1, 1, 10_000_000),
+    // Room for the publish time (ms since the epoch with three decimals) and a space.
+    payloadBytes: integer('--payload', values.payload, 100, 20, 1_000_000),
     connections: integer('--connections', values.connections, quick ? 3_000 : 20_000, 1, 10_000_000),
     holdSeconds: integer('--hold', values.hold, quick ? 12 : 60, 1, 86_400),
     settleSeconds: integer('--settle', values.settle, quick ? 2 : 15, 0, 3_600),

@@ -24,6 +24,10 @@ import { benchNamespace } from '../config/bench-env.js';
 import { defaultAcceptPath } from '../config/accept-path.js';
 import { cEngineBuilt } from '../loadgen/c-engine.js';
 import { checkEngineBuilt } from '../loadgen/engine.js';
+import { Publisher, publisherKey, senderFor, type PublishFigures } from './publisher.js';
+import { compareFanOuts, fanOutFigures, type FanOutSide } from './fan-out-figures.js';
+import { startFloor } from './floor-target.js';
+import { startNchan } from './nchan-target.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(DIST, '..');
@@ -59,6 +63,7 @@ export interface Measurement {
   heartbeats: BenchResult['heartbeats'];
   loadgen: BenchResult['loadgen'];
   stalls: BenchResult['stalls'];
+  fanOut: BenchResult['fanOut'];
   samples: Sample[];
 }
 
@@ -66,8 +71,11 @@ export interface Measurement {
  * Measures one running target: idle baseline, ramp with the load generator,
  * hold with a sample a second, /ping burst, the load generator's report.
  */
-async function measure(target: Target, options: BenchOptions, engine: 'node' | 'c', work: string, log: Log): Promise<Measurement> {
+async function measure(target: Target, options: BenchOptions, engine: 'node' | 'c', work: string, log: Log, publisherSecret?: string): Promise<Measurement> {
   const pids = target.pids();
+  const publishing = options.publishRate > 0;
+  const route = target.publishRoute?.(publisherSecret ?? '');
+  if (publishing && (target.hubUrl === undefined || route === undefined)) throw new Error(`--publish-rate needs a target that takes updates, and ${target.name} does not`);
   const idle: Record<string, number[]> = {};
   const idleKernel: KernelSample[] = [];
   for (let i = 0; i < IDLE_SECONDS; i++) {
@@ -92,7 +100,7 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
     process.execPath,
     [
       path.join(DIST, 'loadgen/main.js'),
-      '--url', target.streamUrl,
+      ...(publishing ? ['--url', target.hubUrl!, '--topics', String(options.topics)] : ['--url', target.streamUrl]),
       '--connections', String(options.connections),
       '--rate', String(options.rate),
       '--max-pending', String(options.maxPending),
@@ -142,6 +150,8 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
   const loadgenExited = new Promise<number | null>((resolve) => loadgen.once('exit', (code) => resolve(code)));
   const loadgenPid = loadgen.pid!;
   const prober = target.pingUrl === undefined ? undefined : new PingProber(target.pingUrl);
+  let publisher: Publisher | undefined;
+  let sender: Awaited<ReturnType<typeof senderFor>> | undefined;
   try {
     const rampDeadline = Date.now() + rampBudgetMs;
     // A ramp that stalls is a finding, not a crash: the run holds what it got
@@ -166,6 +176,18 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
 
     // The hold. CPU and heartbeats are read at both ends of the same window.
     prober?.start();
+    // Publishing spans the hold, so its heartbeat gaps, /ping and CPU are those of the fan-out.
+    if (publishing) {
+      sender = await senderFor(route!, options.holdSeconds);
+      publisher = new Publisher({
+        send: sender.send,
+        rate: options.publishRate,
+        topics: options.topics,
+        payloadBytes: options.payloadBytes,
+      });
+      log(`${target.name}: publishing ${options.publishRate} updates a second over ${options.topics} topic(s), ${options.payloadBytes} B each, through ${route!.kind === 'redis' ? `Redis channel ${route!.channel}` : route!.url}`);
+      publisher.start();
+    }
     const samples: Sample[] = [];
     const cpuOfAll = (all: readonly number[]): number => all.reduce((sum, pid) => sum + (cpuSecondsOf(pid) ?? 0), 0);
     const cpu = (): number => cpuOfAll(Object.values(pids));
@@ -238,6 +260,8 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         log(`${target.name}: hold ${i + 1}/${options.holdSeconds} s, ${count} connections${prober ? `, ping p50 ${median(prober.latenciesMs.slice(-30)).toFixed(1)} ms` : ''}, ${stalled} of the last 30 s stalled`);
       }
     }
+    const published: PublishFigures | undefined = await publisher?.stop();
+    if (published !== undefined) log(`${target.name}: published ${published.ok} of ${published.attempted}, p99 ${published.latencyMs.p99} ms${published.failed.total > 0 ? `; failed ${JSON.stringify(published.failed.byReason)}` : ''}`);
     const cpuSeconds = cpu() - cpuStart;
     const heartbeats = target.heartbeatsWritten() - beatsStart;
     const holdSeconds = (performance.now() - holdStart) / 1_000;
@@ -325,16 +349,20 @@ async function measure(target: Target, options: BenchOptions, engine: 'node' | '
         perProcessGapMs: worstProcess(report),
         late: report.late,
         receivedFrames: report.heartbeats,
+        updateFrames: report.updates.updates,
         openingFrames: report.opened,
         serverWritten: target.heartbeatsWritten(),
         serverWrittenAtEndOfHold: serverBeatsAtEnd,
       },
       loadgen: { exitCode: loadgenCode, processes: report.processes, endedBy: report.endedBy, complete: report.complete },
       stalls: stallProfile(samples),
+      fanOut: published === undefined ? null : fanOutFigures(options, report, published),
       samples,
     };
   } finally {
     await prober?.stop();
+    await publisher?.stop();
+    sender?.close();
     if (loadgen.exitCode === null) loadgen.kill('SIGTERM');
   }
 }
@@ -388,6 +416,8 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const hash = ehashBuckets();
   const netns = benchNamespace() ?? null;
   log(`load generator engine: ${engine}${engine === 'c' ? ` (reads batched every ${options.batchMs} ms)` : ''}; established hash: ${hash === null ? 'unknown' : `${hash.buckets.toLocaleString('en-US')} buckets${hash.own ? ' of its own' : ''}`}${netns === null ? ' (host)' : ` (namespace ${netns})`}`);
+  // A key of the run's own, so that only the benchmark's publisher can publish.
+  const key = options.publishRate > 0 ? publisherKey() : undefined;
   const targetOptions = async (): Promise<TargetOptions> => ({
     port: options.port,
     workers,
@@ -398,6 +428,7 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
     env: {
       ...(options.tickPhase === undefined ? {} : { TICK_PHASE: options.tickPhase }),
       ...(options.acceptPath === undefined ? {} : { ACCEPT_PATH: options.acceptPath }),
+      ...key?.env,
     },
   });
 
@@ -406,12 +437,13 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
   const rounds = options.compare ? options.repeat : 1;
   const ours: Measurement[] = [];
   const bare: Measurement[] = [];
+  const references: Measurement[] = [];
   try {
     for (let round = 0; round < rounds; round++) {
       const network = hostsNetwork();
       const target = network === undefined ? await startMillionSse(await targetOptions()) : await startHosts(network, workers, options.direct);
       try {
-        ours.push(await measure(target, options, engine, work, log));
+        ours.push(await measure(target, options, engine, work, log, key?.secret));
       } finally {
         await target.stop();
       }
@@ -421,6 +453,15 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
         bare.push(await measure(reference, options, engine, work, log));
       } finally {
         await reference.stop();
+      }
+    }
+    // --compare nchan,floor: the same clients and publishing against each reference, one run each, after million-sse's.
+    for (const reference of options.compareWith) {
+      const target = reference === 'nchan' ? await startNchan(await targetOptions(), work) : await startFloor(await targetOptions());
+      try {
+        references.push(await measure(target, options, engine, work, log, key?.secret));
+      } finally {
+        await target.stop();
       }
     }
   } finally {
@@ -440,6 +481,14 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
           memoryRatio: round(median(ours.map(memOf)) / median(bare.map(memOf)), 100),
         };
   const { ping } = main;
+  const side = (m: Measurement): FanOutSide => ({
+    target: m.target,
+    fanOut: m.fanOut!,
+    pingP99Ms: m.ping?.p99Ms ?? null,
+    gapP99Ms: m.heartbeats.gapMs.p99,
+    serverCpuSeconds: m.cpu.serverSecondsDuringHold,
+  });
+  const fanOutComparison = references.length === 0 ? null : compareFanOuts([main, ...references].map(side));
   return {
     version: 1,
     date: startedAt.toISOString(),
@@ -461,12 +510,14 @@ export async function runBench(options: BenchOptions, log: Log): Promise<BenchRe
       acceptPath,
       hosts: options.hosts ?? null,
       direct: options.direct,
+      ...(options.publishRate > 0 ? { publishRate: options.publishRate, topics: options.topics, payloadBytes: options.payloadBytes } : {}),
     },
     host: { netns, ehashBuckets: hash?.buckets ?? null, ownEhash: hash?.own ?? null },
     tuning,
     ...main,
     ping: ping ?? { samples: 0, failures: 0, last60: { medianMs: 0, meanMs: 0 }, p50Ms: 0, p99Ms: 0, burstRatePerSec: 0, burstFailures: 0 },
     comparison,
+    fanOutComparison,
   };
 }
 

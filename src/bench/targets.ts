@@ -9,11 +9,16 @@ import type { StatusSnapshot } from '../status/status-snapshot.js';
 import { DIST, startCluster, startRedis, started } from './server-under-test.js';
 import type { HostsNetwork } from './hosts-network.js';
 import { pidsIn } from './netns-host.js';
+import type { PublishRoute } from './publisher.js';
 
 export interface Target {
-  name: 'million-sse' | 'bare-node-net' | 'million-sse-hosts';
+  name: 'million-sse' | 'bare-node-net' | 'million-sse-hosts' | 'nchan' | 'floor';
   /** The SSE stream the load generator opens. */
   streamUrl: string;
+  /** Where the clients subscribe by topic (`match`), where the target takes updates. */
+  hubUrl?: string;
+  /** How the benchmark publishes to it, given the run's publisher key. */
+  publishRoute?(secret: string): PublishRoute;
   /** GET /ping, where the target has one. */
   pingUrl: URL | undefined;
   /** Every process of the server, by name; its memory and CPU are charged to the server. */
@@ -72,6 +77,8 @@ export async function startMillionSse(options: TargetOptions): Promise<Target> {
   return {
     name: 'million-sse',
     streamUrl: `${base}/`,
+    hubUrl: `${base}/.well-known/mercure`,
+    publishRoute: (secret) => ({ kind: 'hub', url: `${base}/.well-known/mercure`, secret }),
     pingUrl: new URL('/ping', base),
     pids() {
       const pids: Record<string, number> = { primary: cluster.pid, redis: redis.pid };

@@ -47,7 +47,16 @@ checks the heartbeats that arrive, then closes them and writes a JSON report.
                             ramp without --measure-after), so that what comes
                             later (a probe, the stop) stays out (default: to
                             the end)
+  --topics T                subscribe through Mercure: each client adds
+                            match=https://bench.test/t/<i> to the URL, i being
+                            its connection number mod T (1 = a broadcast)
   -h, --help                this text
+
+Updates: an event whose first data line starts with its publish time in ms
+since the epoch (\`data: 1796287070662 ...\`) is an update; the number that
+ends its id is its sequence number. The report counts updates received,
+duplicates, out-of-order and skipped sequence numbers per connection, and the
+delivery latency (publish time to read) in the gaps' histogram.
 
 Exit status: 0 when the run ended (after the hold, at --duration, or on the
 first SIGINT/SIGTERM) and every process reported; 1 when a client process was
@@ -83,6 +92,7 @@ export function parseCli(argv: string[], isTTY: boolean): CliResult {
       'batch-ms': { type: 'string' },
       'measure-after': { type: 'string' },
       'measure-for': { type: 'string' },
+      topics: { type: 'string' },
       'progress-json': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -64,6 +64,8 @@ function run(plan: ClientPlan): void {
       gapMs: pool.gaps.toJSON(),
       firstHeartbeatMs: pool.firstHeartbeat.toJSON(),
       connectMs: pool.connectTime.toJSON(),
+      deliveryMs: pool.events.delivery.toJSON(),
+      arrivals: pool.events.arrivals.toJSON(),
     };
     // Every socket is destroyed and every timer cleared; exit rather than wait
     // for the last 'close' events, once the result is on its way.

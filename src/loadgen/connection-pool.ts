@@ -13,6 +13,7 @@ import net from 'node:net';
 import { Histogram } from './histogram.js';
 import type { ClientPlan } from './messages.js';
 import type { ClientProgress, Counts } from './report.js';
+import { EventReader } from './event-reader.js';
 import { BodyScanner, MAX_HEAD_BYTES, parseHead } from './sse-scanner.js';
 import { TokenBucket } from './token-bucket.js';
 
@@ -54,6 +55,8 @@ export class ConnectionPool {
   /** performance.now() of the attempt, then of the response head, then of the last frame. */
   private readonly since: Float64Array;
   private readonly scanner: BodyScanner;
+  /** The updates in the events (publish time, sequence number): about 30 bytes a connection. */
+  readonly events: EventReader;
   /** Heads split over several reads; rare, and bounded by --max-pending. */
   private readonly partialHeads = new Map<number, string>();
   /** Slots waiting to reconnect, as a ring; a slot is in it at most once. */
@@ -66,6 +69,10 @@ export class ConnectionPool {
 
   private readonly bucket: TokenBucket;
   private readonly request: Buffer;
+  /** With --topics, the request around each connection's topic number. */
+  private readonly requestHead: Buffer;
+  private readonly requestTail: Buffer;
+  private readonly topics: number;
   private readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
   private readonly readOption: net.OnReadOpts;
   private readonly onError: (this: PoolSocket, err: NodeJS.ErrnoException) => void;
@@ -98,10 +105,14 @@ export class ConnectionPool {
     this.phase = new Uint8Array(this.capacity);
     this.flags = new Uint8Array(this.capacity);
     this.since = new Float64Array(this.capacity);
-    this.scanner = new BodyScanner(this.capacity);
+    this.events = new EventReader(this.capacity);
+    this.scanner = new BodyScanner(this.capacity, this.events);
     this.queue = new Int32Array(this.capacity);
     this.bucket = new TokenBucket(plan.share.rate, performance.now());
     this.request = Buffer.from(plan.request, 'latin1');
+    this.topics = plan.topics ?? 0;
+    this.requestHead = this.request.subarray(0, plan.topicAt ?? 0);
+    this.requestTail = this.request.subarray(plan.topicAt ?? 0);
     // One closure per pool, none per socket: each handler gets its socket as `this`.
     const pool = this;
     this.readOption = {
@@ -176,6 +187,7 @@ export class ConnectionPool {
       reconnects: this.reconnects,
       reconnectsFailed: { ...this.reconnectsFailed },
       heartbeats: this.heartbeats,
+      ...this.events.counts,
       late: this.late,
       overdue: this.countOverdue(performance.now()),
       rampDone: this.rampDone,
@@ -220,7 +232,12 @@ export class ConnectionPool {
     socket.slot = slot;
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
-    socket.write(this.request);
+    if (this.topics > 0) {
+      const topic = Buffer.from(String((share.firstConnection + slot) % this.topics), 'latin1');
+      socket.write(Buffer.concat([this.requestHead, topic, this.requestTail]));
+    } else {
+      socket.write(this.request);
+    }
     this.sockets[slot] = socket;
     this.phase[slot] = CONNECTING;
     this.since[slot] = now;
@@ -238,6 +255,7 @@ export class ConnectionPool {
       bodyStart = this.readHead(socket, slot, buf, nread, now);
       if (bodyStart < 0) return;
     }
+    this.events.setNow(performance.timeOrigin + now);
     const frames = this.scanner.scan(slot, buf, bodyStart, nread);
     if (frames > 0) this.countFrames(slot, frames, now);
     // With keep-alive the server may leave the connection open after the last chunk; the stream is over all the same.

@@ -19,6 +19,7 @@ import { buildReport, lastKnown, summaryLine, writeReport, type ClientRecord } f
 import { formatProgress, ProgressWriter, type Phase } from './progress-line.js';
 import { sumProgress, type EndedBy, type Totals } from './report.js';
 import { ephemeralPortCount } from './source-range.js';
+import { topicTarget } from './topics.js';
 
 const STOP_GRACE_MS = 15_000;
 // A client stops on its own this long after --duration, should the coordinator hang.
@@ -39,17 +40,20 @@ export interface CoordinatorIo {
   stderr: NodeJS.WriteStream;
 }
 
-function buildRequest(options: LoadgenOptions): string {
+/** The request, and where in it each connection's topic number goes (0 without --topics). */
+function buildRequest(options: LoadgenOptions): { request: string; topicAt: number } {
   const { target } = options;
+  const topics = options.topics > 0 ? topicTarget(target.path) : { target: target.path, topicAt: 0 };
+  const method = 'GET ';
   const lines = [
-    `GET ${target.path} HTTP/1.1`,
+    `${method}${topics.target} HTTP/1.1`,
     `Host: ${target.hostHeader}`,
     'Accept: text/event-stream',
     'Cache-Control: no-cache',
     'User-Agent: million-sse-loadgen',
     ...options.headers,
   ];
-  return `${lines.join('\r\n')}\r\n\r\n`;
+  return { request: `${lines.join('\r\n')}\r\n\r\n`, topicAt: options.topics > 0 ? method.length + topics.topicAt : 0 };
 }
 
 async function resolveHost(host: string, sources: readonly string[]): Promise<string> {
@@ -77,7 +81,7 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
   const warning = portWarning(options);
   if (warning !== undefined) progress.note(warning);
   const host = await resolveHost(options.target.host, options.sources);
-  const request = buildRequest(options);
+  const { request, topicAt } = buildRequest(options);
 
   const startedAt = new Date();
   const start = performance.now();
@@ -137,6 +141,8 @@ export async function runCoordinator(options: LoadgenOptions, shares: ProcessSha
       host,
       port: options.target.port,
       request,
+      topics: options.topics,
+      topicAt,
       sources: options.sources,
       connectTimeoutMs: options.connectTimeoutMs,
       lateAfterMs: options.heartbeatMs === 0 ? 0 : options.heartbeatMs + LATE_ALLOWANCE_MS,

@@ -4,6 +4,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import type { LoadgenOptions } from './options.js';
 import type { ProcessShare } from './process-plan.js';
 import { median } from '../stats/median.js';
+import { mergeArrivals } from './arrival-tracker.js';
 import { Histogram } from './histogram.js';
 import { formatCounts, formatMegabytes } from './progress-line.js';
 import {
@@ -112,6 +113,14 @@ export function buildReport(input: ReportInput): Report {
       failed: { total: total(totals.reconnectsFailed), byReason: totals.reconnectsFailed },
     },
     heartbeats: totals.heartbeats,
+    updates: {
+      updates: totals.updates,
+      duplicates: totals.duplicates,
+      outOfOrder: totals.outOfOrder,
+      skipped: totals.skipped,
+      deliveryMs: mergeHistograms(results.map((r) => r.deliveryMs)).summary(),
+      arrivals: mergeArrivals(results.map((r) => r.arrivals)),
+    },
     late: totals.late,
     gapMs: mergeHistograms(results.map((r) => r.gapMs)).summary(),
     firstHeartbeatMs: mergeHistograms(results.map((r) => r.firstHeartbeatMs)).summary(),
@@ -146,6 +155,10 @@ export function summaryLine(r: Report, path: string): string {
     `established ${r.established.atEnd}/${r.connections} (peak ${r.established.peak}), ` +
     `failed ${r.failed.total}${failed}, closed by server ${r.closedByServer.total}${closed}, ` +
     `reconnects ${r.reconnects.attempts}, heartbeats ${r.heartbeats}, late ${r.late}, ` +
+    (r.updates.updates > 0
+      ? `updates ${r.updates.updates} (duplicates ${r.updates.duplicates}, out of order ${r.updates.outOfOrder}, skipped ${r.updates.skipped}, ` +
+        `delivery p50 ${ms(r.updates.deliveryMs.p50)} p99 ${ms(r.updates.deliveryMs.p99)} max ${ms(r.updates.deliveryMs.max)}), `
+      : '') +
     `gap p50 ${ms(r.gapMs.p50)} p99 ${ms(r.gapMs.p99)} max ${ms(r.gapMs.max)}, ` +
     `ramp ${r.rampMs === null ? '-' : `${(r.rampMs / 1000).toFixed(1)} s`}, ` +
     `rss peak ${formatMegabytes(r.memory.clientsRssPeakBytes + r.memory.coordinatorRssPeakBytes)}${perConnection}; report ${path}`

@@ -10,8 +10,15 @@ export interface ClientPlan {
   /** An IP address: the coordinator resolves a host name once for every process. */
   host: string;
   port: number;
-  /** The whole request, head and blank line, the same bytes for every connection. */
+  /** The whole request, head and blank line, the same bytes for every connection unless `topics` is set. */
   request: string;
+  /**
+   * With --topics: how many, and where in `request` each connection's topic
+   * number goes (the end of the `match` parameter); the run-wide connection
+   * number modulo `topics` picks it. Absent or 0: one request for all.
+   */
+  topics?: number;
+  topicAt?: number;
   sources: readonly string[];
   connectTimeoutMs: number;
   /** A silence longer than this is late; 0 turns the check off. */

@@ -58,6 +58,8 @@ export interface LoadgenOptions {
   readonly measureAfterMs: number | null;
   /** Gaps and late heartbeats stop being counted this long after measuring starts; null: to the end. */
   readonly measureForMs: number | null;
+  /** Spread the clients over this many Mercure topics (topics.ts); 0: the URL as given. */
+  readonly topics: number;
 }
 
 /** What `parseArgs` hands over: every flag as the text it was given. */
@@ -83,6 +85,7 @@ export interface RawOptions {
   'batch-ms'?: string | undefined;
   'measure-after'?: string | undefined;
   'measure-for'?: string | undefined;
+  topics?: string | undefined;
 }
 
 export const DEFAULTS = Object.freeze({
@@ -233,5 +236,6 @@ export function toOptions(raw: RawOptions, isTTY: boolean): LoadgenOptions {
     measureAfterMs:
       raw['measure-after'] !== undefined ? seconds('--measure-after', raw['measure-after'], 0, 30 * 24 * 3600) : raw['measure-for'] !== undefined ? 0 : null,
     measureForMs: raw['measure-for'] === undefined ? null : seconds('--measure-for', raw['measure-for'], 1, 30 * 24 * 3600),
+    topics: integer('--topics', raw.topics, 0, 1, MAX_CONNECTIONS),
   });
 }

@@ -42,6 +42,10 @@ export function formatProgress(s: ProgressSnapshot): string {
   if (t.reconnects > 0) parts.push(`reconnects ${number.format(t.reconnects)}`);
   parts.push(
     `heartbeats ${number.format(t.heartbeats)}`,
+  );
+  // Updates only where the stream carries them (--topics, a hub): a heartbeat-only run's line stays as it was.
+  if (t.updates > 0) parts.push(`updates ${number.format(t.updates)} (dup ${number.format(t.duplicates)}, skipped ${number.format(t.skipped)})`);
+  parts.push(
     `late ${number.format(t.late)}`,
     `overdue ${number.format(t.overdue)}`,
     `rss ${formatMegabytes(s.rssBytes)}/${s.processes + 1} procs`,

@@ -2,12 +2,15 @@
 // per-process numbers add up. Every client message carries absolute totals,
 // never increments, so a lost or repeated progress message cannot skew a sum.
 import type { Engine } from './engine.js';
+import type { Arrival } from './arrival-tracker.js';
+import type { UpdateCounts } from './event-reader.js';
 import { Histogram, type HistogramData, type Percentiles } from './histogram.js';
 
 /** Counts by reason: `ECONNREFUSED`, `HTTP_503`, `TIMEOUT`, `EOF`... */
 export type Counts = Record<string, number>;
 
-export interface ClientProgress {
+/** Updates counted as event-reader.ts reads them: received, duplicates, out of order, skipped. */
+export interface ClientProgress extends UpdateCounts {
   index: number;
   pid: number;
   /** Connection attempts made, reconnects included. */
@@ -45,6 +48,10 @@ export interface ClientResult extends ClientProgress {
   gapMs: HistogramData;
   firstHeartbeatMs: HistogramData;
   connectMs: HistogramData;
+  /** From each update's publish time to its read. */
+  deliveryMs: HistogramData;
+  /** Per update (sequence number): clients of this process that got it, and the latest delivery. */
+  arrivals: Arrival[];
   /**
    * The C engine's batch period: its reads, and so the times of frames, are
    * taken once per period, so its gaps are measured to within this. Absent
@@ -77,6 +84,10 @@ export function sumProgress(progresses: Iterable<ClientProgress>): Totals {
     reconnects: 0,
     reconnectsFailed: {},
     heartbeats: 0,
+    updates: 0,
+    duplicates: 0,
+    outOfOrder: 0,
+    skipped: 0,
     late: 0,
     overdue: 0,
     rssBytes: 0,
@@ -91,6 +102,11 @@ export function sumProgress(progresses: Iterable<ClientProgress>): Totals {
     sum.reconnects += p.reconnects;
     addCounts(sum.reconnectsFailed, p.reconnectsFailed);
     sum.heartbeats += p.heartbeats;
+    // Absent from a process of an older build; counted as none.
+    sum.updates += p.updates ?? 0;
+    sum.duplicates += p.duplicates ?? 0;
+    sum.outOfOrder += p.outOfOrder ?? 0;
+    sum.skipped += p.skipped ?? 0;
     sum.late += p.late;
     sum.overdue += p.overdue;
     sum.rssBytes += p.rssBytes;
@@ -161,6 +177,13 @@ export interface Report {
   closedByServer: { total: number; byReason: Counts };
   reconnects: { attempts: number; failed: { total: number; byReason: Counts } };
   heartbeats: number;
+  /** What the clients read of the updates in their streams (see event-reader.ts). */
+  updates: UpdateCounts & {
+    /** From each update's publish time to the moment a client read it. */
+    deliveryMs: Percentiles;
+    /** Per update: clients that got it, and the latest delivery (for a broadcast: when the last subscriber had it). */
+    arrivals: Arrival[];
+  };
   late: number;
   /** Gaps between consecutive frames on a stream. */
   gapMs: Percentiles;

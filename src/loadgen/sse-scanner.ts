@@ -9,6 +9,8 @@
 //  - a NUL byte, the heartbeat of the original 1mc2 experiment.
 // Servers that stream with `Transfer-Encoding: chunked` (node:http does, by
 // default) are de-chunked first, or the chunk-size lines would count as lines.
+// The de-chunked bytes also go to an EventReader, which reads the updates.
+import type { EventReader } from './event-reader.js';
 
 /** The most head bytes accepted before the head is declared too large. */
 export const MAX_HEAD_BYTES = 16_384;
@@ -78,7 +80,10 @@ export class BodyScanner {
   private readonly chunkStep: Uint8Array;
   private readonly chunkLeft: Uint32Array;
 
-  constructor(capacity: number) {
+  constructor(
+    capacity: number,
+    private readonly events?: EventReader,
+  ) {
     this.line = new Uint8Array(capacity);
     this.chunkStep = new Uint8Array(capacity);
     this.chunkLeft = new Uint32Array(capacity);
@@ -89,6 +94,7 @@ export class BodyScanner {
     this.line[slot] = AT_LINE_START | (chunked ? CHUNKED_BODY : 0);
     this.chunkStep[slot] = CHUNK_SIZE;
     this.chunkLeft[slot] = 0;
+    this.events?.reset(slot);
   }
 
   /** A chunked body has ended with its last chunk: the stream is over though the connection may stay open. */
@@ -138,6 +144,7 @@ export class BodyScanner {
   }
 
   private scanEvents(slot: number, data: Uint8Array, start: number, end: number): number {
+    this.events?.scan(slot, data, start, end);
     let state = this.line[slot]!;
     let frames = 0;
     for (let i = start; i < end; i++) {
